@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Kiln: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "kiln",
+    abstract: "A tracing kernel compiler and benchmark suite for generative-media models on CPUs.",
+    subcommands: []
+  )
+}
