@@ -41,6 +41,8 @@ public struct ModelFamily: Sendable {
 public enum ModelRegistry {
   public static let families: [ModelFamily] = [
     ModelFamily(DiT.self),
+    ModelFamily(VideoDiT.self),
+    ModelFamily(MMDiT.self),
   ]
 
   public static func family(named name: String) -> ModelFamily? {
