@@ -41,6 +41,8 @@ public struct ModelFamily: Sendable {
 public enum ModelRegistry {
   public static let families: [ModelFamily] = [
     ModelFamily(DiT.self),
+    ModelFamily(VAEDecoder.self),
+    ModelFamily(Llama.self),
   ]
 
   public static func family(named name: String) -> ModelFamily? {
