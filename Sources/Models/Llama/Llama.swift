@@ -142,7 +142,8 @@ public enum Llama: ReferenceModel {
       selfAttention(b, config, normed, cos: cos, sin: sin, mask: mask, past: past)
     }
     let h = x + attended
-    let fed = b.scope("mlp") { swiGLU(b, b.rmsNorm("post_attention_layernorm", h, eps: config.rmsEps), config) }
+    let normedAgain = b.rmsNorm("post_attention_layernorm", h, eps: config.rmsEps)
+    let fed = b.scope("mlp") { swiGLU(b, normedAgain, config) }
     return (h + fed, newKV)
   }
 
