@@ -58,6 +58,7 @@ public enum Llama: ReferenceModel {
   public static let summary = "Llama-style decoder (RMSNorm, RoPE, grouped-query attention, SwiGLU), prefill or KV-cache decode"
 
   public static var configs: [(name: String, config: Config)] {
+    // Meta Llama 3 8B (the 3.0 release: plain RoPE, no frequency scaling).
     let llama3_8B = Config(mode: "decode", vocab: 128_256, hidden: 4096, layers: 32, heads: 32, kvHeads: 8,
                            intermediate: 14_336, ropeTheta: 500_000, rmsEps: 1e-5, batch: 1, sequence: 1, cacheLength: 1024)
     // About 100 M parameters: a shape two cores run in milliseconds per token.

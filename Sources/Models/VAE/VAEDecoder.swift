@@ -39,6 +39,7 @@ public enum VAEDecoder: ReferenceModel {
         throw ModelError.invalidConfig(family: VAEDecoder.family,
                                        message: "blockOutChannels '\(blockOutChannels)' is not a comma-separated list of integers")
       }
+      // Each block past the first doubles the side: more than 8 would only describe absurd images.
       try require(widths.count <= 8, "blockOutChannels has \(widths.count) blocks; at most 8 are supported")
       try require([layersPerBlock, groups, latentChannels, outChannels, latentHeight, latentWidth, batch].allSatisfy { $0 >= 1 },
                   "every size must be at least 1")
@@ -57,8 +58,9 @@ public enum VAEDecoder: ReferenceModel {
                     outChannels: 3, latentHeight: 32, latentWidth: 32, batch: 1)
     var sd512 = sd
     (sd512.latentHeight, sd512.latentWidth) = (64, 64)
+    // SD's topology at small widths; a non-square latent, so a swapped H and W cannot pass unseen.
     let tiny = Config(blockOutChannels: "16,16,32,32", layersPerBlock: 2, groups: 8, latentChannels: 4,
-                      outChannels: 3, latentHeight: 4, latentWidth: 4, batch: 1)
+                      outChannels: 3, latentHeight: 2, latentWidth: 3, batch: 1)
     return [("sd", sd), ("sd-512", sd512), ("tiny", tiny)]
   }
 
