@@ -41,8 +41,10 @@ public struct ModelFamily: Sendable {
 public enum ModelRegistry {
   public static let families: [ModelFamily] = [
     ModelFamily(DiT.self),
+    ModelFamily(VAEDecoder.self),
     ModelFamily(VideoDiT.self),
     ModelFamily(MMDiT.self),
+    ModelFamily(Llama.self),
   ]
 
   public static func family(named name: String) -> ModelFamily? {
