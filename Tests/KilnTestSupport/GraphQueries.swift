@@ -41,8 +41,3 @@ private func scoresComeFromMatmul(_ id: Int, in graph: Graph) -> Bool {
   }
   return false
 }
-
-/// Total element count of the graph's parameters.
-public func parameterCount(of graph: Graph) -> Int {
-  graph.params.reduce(0) { $0 + graph[$1.node].shape.elementCount }
-}

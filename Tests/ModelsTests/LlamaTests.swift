@@ -23,7 +23,7 @@ import Tracer
     #expect(formula == 8_030_261_248)
     for config in ["8b-decode", "8b-prefill"] {
       let graph = try #require(family).trace(config: config)
-      #expect(GraphCounts.parameters(of: graph) == 8_030_261_248, "\(config)")
+      #expect(GraphStatistics(graph).params == 8_030_261_248, "\(config)")
     }
   }
 
@@ -33,7 +33,7 @@ import Tracer
     // One token: every projection weight once, lm_head once, and per head q·kᵀ and p·v over L + 1 keys.
     let formula = Shape8B.layers * (Self.projectionWeightsPerLayer8B + 2 * Shape8B.heads * keys * Shape8B.headDim)
       + Shape8B.hidden * Shape8B.vocab
-    #expect(GraphCounts.multiplyAccumulates(of: graph) == formula)
+    #expect(GraphStatistics(graph).macs == formula)
     // The embedding is a lookup, not a product: decode MACs ≈ parameters − embed_tokens (+3.6% attention).
     let weightsTouched = 8_030_261_248 - Shape8B.vocab * Shape8B.hidden
     #expect(abs(Double(formula) / Double(weightsTouched) - 1) < 0.05)
@@ -44,12 +44,12 @@ import Tracer
     let tokens = 512
     let formula = tokens * (Shape8B.layers * Self.projectionWeightsPerLayer8B + Shape8B.hidden * Shape8B.vocab)
       + Shape8B.layers * 2 * Shape8B.heads * tokens * tokens * Shape8B.headDim
-    #expect(GraphCounts.multiplyAccumulates(of: graph) == formula)
+    #expect(GraphStatistics(graph).macs == formula)
   }
 
   @Test func smallConfigIsAbout100MParameters() throws {
     let graph = try #require(family).trace(config: "small-decode")
-    let parameters = GraphCounts.parameters(of: graph)
+    let parameters = GraphStatistics(graph).params
     #expect(parameters > 90_000_000 && parameters < 110_000_000, "\(parameters)")
   }
 

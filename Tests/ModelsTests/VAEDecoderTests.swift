@@ -95,7 +95,7 @@ import Tracer
     let graph = try #require(family).trace(config: "sd")
     // The published figure for the SD VAE decoder with post_quant_conv: 49.49 M.
     #expect((Double(Self.sdDecoderParameters) / 1e4).rounded() / 100 == 49.49)
-    #expect(GraphCounts.parameters(of: graph) == Self.sdDecoderParameters)
+    #expect(GraphStatistics(graph).params == Self.sdDecoderParameters)
     #expect(Self.sdDecoderParameters == 49_490_199)
   }
 
@@ -113,7 +113,7 @@ import Tracer
   @Test func sdDecoderMACsAtLatent32MatchPublished311G() throws {
     let graph = try #require(family).trace(config: "sd")
     let formula = Self.sdDecoderMACs(latentSide: 32)
-    #expect(GraphCounts.multiplyAccumulates(of: graph) == formula)
+    #expect(GraphStatistics(graph).macs == formula)
     // ≈ 311 G MACs (≈ 622 GFLOP) for a 32×32 latent → 256×256 image.
     #expect(abs(Double(formula) - 311e9) <= 0.02 * 311e9, "formula gives \(formula) MACs")
   }
@@ -121,7 +121,7 @@ import Tracer
   @Test func sd512MACsMatchFormulaAtLatent64() throws {
     let graph = try #require(family).trace(config: "sd-512")
     let formula = Self.sdDecoderMACs(latentSide: 64)
-    #expect(GraphCounts.multiplyAccumulates(of: graph) == formula)
+    #expect(GraphStatistics(graph).macs == formula)
   }
 
   @Test func everyConfigTracesVerifiesAndNamesEveryNode() throws {

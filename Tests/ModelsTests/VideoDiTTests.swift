@@ -34,7 +34,7 @@ import Tracer
     let head = 2 * d + linear(d, patch * c.outChannels)
     let formula = patchEmbedding + timeEmbedder + timeProjection + textEmbedder + c.layers * block + head
 
-    let counted = parameterCount(of: try trace("wan-1.3b"))
+    let counted = GraphStatistics(try trace("wan-1.3b")).params
     #expect(counted == formula)
     #expect(counted == 1_418_996_800)  // Wan 2.1 T2V 1.3B: "1.3B", about 1.42 B parameters
   }
