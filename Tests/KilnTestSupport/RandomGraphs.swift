@@ -40,7 +40,7 @@ private func randomStep(_ x: Tensor, _ y: Tensor, _ sizes: (Int, Int, Int), _ bu
   case 7: return constant * x
   case 8: return constant + x
   case 9: return x.reshape([a * b, c]).reshape([a, b * c]).reshape([a, b, c])
-  case 10: return x.permute([1, 2, 0]).permute([2, 0, 1]).permute([0, 1, 2])
+  case 10: return x.permute([1, 0, 2]).permute([0, 2, 1]).permute([2, 0, 1])
   case 11: return x.transposed(0, 1).transposed(0, 1) * y.tanh()
   case 12: return x.slice(axis: -2, 0..<b).expand([a, b, c]) + x.sum(axis: 1)
   case 13: return x - x.max(axis: -1) + x.mean(axis: 0).expand([a, b, c])
