@@ -2,7 +2,8 @@ extension Graph {
   /// Merges nodes that compute the same value: the same op with the same attributes applied to the
   /// same (already merged) operands, with the same shape and dtype. Leaves merge too: equal
   /// constants, two reads of one param name, two reads of one input name. The first occurrence is
-  /// kept; its scope is the one reports show.
+  /// kept; its scope is the one reports show. Nothing is dropped: merged-away users leave their
+  /// operands to `eliminatingDeadCode`. Expects a graph that passes `verify()`.
   public func eliminatingCommonSubexpressions() -> Graph {
     var representative: [ValueKey: Int] = [:]
     var newID = [Int](repeating: -1, count: nodes.count)

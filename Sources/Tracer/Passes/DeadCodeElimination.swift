@@ -3,7 +3,8 @@ extension Graph {
   ///
   /// Input leaves stay even when unused: they are the graph's calling signature, and a caller that
   /// feeds an input by name should not find it gone after optimization. Unused params and
-  /// constants go (a weight the graph does not read need not be loaded).
+  /// constants go (a weight the graph does not read need not be loaded). Expects a graph that
+  /// passes `verify()` (`optimized()` checks it first).
   public func eliminatingDeadCode() -> Graph {
     var live = [Bool](repeating: false, count: nodes.count)
     for output in outputs { live[output.node] = true }
