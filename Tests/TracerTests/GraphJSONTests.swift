@@ -356,3 +356,34 @@ struct SplitMix64: RandomNumberGenerator {
     return z ^ (z >> 31)
   }
 }
+
+@Suite struct GraphJSONWriterTests {
+  @Test func emptyGraphIsNotWrittenBecauseItCouldNotBeRead() {
+    #expect(throws: TracerError.self) { try Graph().jsonData() }
+  }
+
+  @Test func invalidGraphIsNotWritten() {
+    let graph = Graph(nodes: [Node(op: .unary(.exp), operands: [3], shape: [1], dtype: .f32)],
+                      outputs: [GraphOutput(name: "y", node: 0)])
+    #expect(throws: TracerError.self) { try graph.jsonData() }
+  }
+
+  @Test func graphWithoutOutputsRoundTrips() throws {
+    let graph = Graph(nodes: [Node(op: .input("x"), operands: [], shape: [3], dtype: .bf16, scope: "é \"q\"\n\u{1}")])
+    let data = try graph.jsonData()
+    #expect(String(decoding: data, as: UTF8.self).hasSuffix("\"outputs\": []\n}\n"))
+    #expect(try Graph(jsonData: data) == graph)
+  }
+
+  @Test func invalidUTF8InAStringIsRefused() throws {
+    var bytes = [UInt8](try SerializationSamples.small().jsonData())
+    let quote = try #require(bytes.firstIndex(of: UInt8(ascii: "x")))
+    bytes[quote] = 0xFF
+    do {
+      _ = try Graph(jsonData: Data(bytes))
+      Issue.record("invalid UTF-8 was accepted")
+    } catch {
+      #expect(error.description.contains("not valid UTF-8"))
+    }
+  }
+}

@@ -55,11 +55,12 @@ extension Graph {
   /// what is written can be read back.
   public func jsonData() throws(TracerError) -> Data {
     try verify()
+    guard !nodes.isEmpty else { throw TracerError.invalidGraph("a graph needs at least one node to be written as JSON") }
     var text = "{\n  \"kiln-graph\": \(Graph.jsonFormatVersion),\n  \"nodes\": ["
     for (id, node) in nodes.enumerated() {
       text += (id == 0 ? "\n    " : ",\n    ") + Self.jsonObject(of: node, id: id)
     }
-    text += nodes.isEmpty ? "],\n  \"outputs\": [" : "\n  ],\n  \"outputs\": ["
+    text += "\n  ],\n  \"outputs\": ["
     for (index, output) in outputs.enumerated() {
       text += (index == 0 ? "\n    " : ",\n    ")
         + "{\"name\": \(JSONText.string(output.name)), \"node\": \(output.node)}"

@@ -166,14 +166,26 @@ struct JSONParser {
       position += 1
       switch byte {
       case UInt8(ascii: "\""):
-        guard let string = String(validating: utf8, as: UTF8.self) else { throw error("a string is not valid UTF-8") }
-        return string
+        return try validatedString(utf8)
       case UInt8(ascii: "\\"):
         try parseEscape(into: &utf8)
       case 0x00..<0x20:
         throw error("unescaped control character in a string")
       default:
         utf8.append(byte)
+      }
+    }
+  }
+
+  private func validatedString(_ utf8: [UInt8]) throws(JSONSyntaxError) -> String {
+    var scalars = String.UnicodeScalarView()
+    var iterator = utf8.makeIterator()
+    var decoder = UTF8()
+    while true {
+      switch decoder.decode(&iterator) {
+      case .scalarValue(let scalar): scalars.append(scalar)
+      case .emptyInput: return String(scalars)
+      case .error: throw error("a string is not valid UTF-8")
       }
     }
   }
