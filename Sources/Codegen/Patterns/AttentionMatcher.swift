@@ -58,6 +58,7 @@ enum AttentionMatcher {
 
     guard let logits = scoresChain(from: softmax.input, facts) else { return nil }
     region.formUnion(logits.nodes)
+    region.insert(logits.scores)
     var scale = logits.scale
     let scores = logits.scores
 
