@@ -187,6 +187,18 @@ private func expectPartition(_ patterns: PatternSet, _ graph: Graph) {
     _ = graph
   }
 
+  @Test func standaloneSoftmaxWrittenWithOneOverSumIsFound() throws {
+    let graph = try Graph.trace { b in
+      let x = b.input("x", [3, 11])
+      let e = (x - x.max(axis: 1)).exp()
+      b.output("p", (1.0 / e.sum(axis: -1)) * e)
+    }
+    let patterns = PatternSet(discoveringIn: graph)
+    let softmax = try #require(patterns.softmaxes.first)
+    #expect(patterns.matches.count == 1 && patterns.singleOps.isEmpty)
+    #expect(softmax.input == graph.inputs[0].node && softmax.axis == 1 && softmax.nodes.count == 6)
+  }
+
   @Test func matmulWithAWeightInPlaceOfValuesIsNotAttention() throws {
     let (patterns, _) = try discover { b, q, k, _ in
       softmax(q.matmul(k.transposed()) * 0.125).matmul(b.param("w", [7, 8]))

@@ -17,12 +17,12 @@ enum AttentionMatcher {
       (exponentials, sum) = (node.operands[0], node.operands[1])
     case .mul:
       guard let pair = node.operands.lazy.compactMap({ candidate -> (Int, Int)? in
-        guard case .unary(.reciprocal) = facts[candidate].op, let other = facts.other(than: candidate, in: node)
+        guard let denominator = reciprocalOperand(candidate, facts), let other = facts.other(than: candidate, in: node)
         else { return nil }
-        return (other, candidate)
+        return (other, denominator)
       }).first else { return nil }
-      region.insert(pair.1)
-      (exponentials, sum) = (pair.0, facts[pair.1].operands[0])
+      region.insert(facts.other(than: pair.0, in: node) ?? pair.0)
+      (exponentials, sum) = pair
     default:
       return nil
     }
@@ -45,6 +45,16 @@ enum AttentionMatcher {
     guard facts[input].shape == node.shape, facts.isClosed(region, output: output) else { return nil }
     return SoftmaxMatch(nodes: region.sorted(), output: output, input: input, axis: reduction.axis,
                         subtractsMax: subtractsMax)
+  }
+
+  /// `s` when `id` is `reciprocal(s)` or `1 / s`.
+  private static func reciprocalOperand(_ id: Int, _ facts: GraphFacts) -> Int? {
+    let node = facts[id]
+    switch node.op {
+    case .unary(.reciprocal): return node.operands[0]
+    case .binary(.div) where facts.scalarValue(node.operands[0]) == 1: return node.operands[1]
+    default: return nil
+    }
   }
 
   /// Attention whose `P·V` product is the matmul `output`.
@@ -84,6 +94,7 @@ enum AttentionMatcher {
 
     let scoreShape = facts[scores].shape.dims
     let rank = scoreShape.count
+    guard rank >= 2 else { return nil }
     let batch = Array(scoreShape.dropLast(2))
     let (s, l) = (scoreShape[rank - 2], scoreShape[rank - 1])
     let (qShape, kShape, vShape) = (facts[q].shape.dims, facts[k].shape.dims, facts[v].shape.dims)

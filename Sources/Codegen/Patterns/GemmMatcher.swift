@@ -17,6 +17,7 @@ enum GemmMatcher {
     }
     let bIsWeight = isWeight(b, facts) && facts[b].shape.rank == 2
     let out = node.shape.dims
+    guard out.count >= 2 else { return nil }
     let (n, k) = (out[out.count - 1], facts[a].shape.dims.last ?? 1)
     let m = bIsWeight ? out.dropLast().reduce(1, *) : out[out.count - 2]
     let batch = bIsWeight ? [] : Array(out.dropLast(2))

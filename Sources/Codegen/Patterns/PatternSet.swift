@@ -11,7 +11,8 @@ public struct PatternSet: Hashable, Sendable {
   /// Non-leaf nodes no match covers, increasing ids.
   public var singleOps: [Int]
 
-  /// Runs every matcher over `graph`.
+  /// Runs every matcher over `graph`, which must satisfy `Graph.verify()` (matchers rely on the
+  /// arity and shape rules it checks).
   public init(discoveringIn graph: Graph) {
     let facts = GraphFacts(graph)
     var claimed = Set<Int>()
