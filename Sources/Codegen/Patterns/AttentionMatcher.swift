@@ -123,7 +123,7 @@ enum AttentionMatcher {
       let node = facts[current]
       let resultShape = node.shape
       for (side, other) in [(node.operands[0], node.operands[1]), (node.operands[1], node.operands[0])] {
-        let stripped = stripScalarScale(side, consumer: current, facts, requireSingleUse: true)
+        let stripped = stripScalarScale(side, consumer: current, facts)
         guard case .matmul = facts[stripped.root].op, facts[side].shape == resultShape,
               (try? ShapeInference.broadcast(facts[other].shape, resultShape)) == resultShape
         else { continue }
@@ -134,23 +134,23 @@ enum AttentionMatcher {
       }
       guard mask != nil else { return nil }
     }
-    let scaled = stripScalarScale(current, consumer: nil, facts, requireSingleUse: true, includeStart: true)
+    let scaled = stripScalarScale(current, consumer: nil, facts)
     guard case .matmul = facts[scaled.root].op else { return nil }
     return (scaled.root, scaled.scale, mask, nodes.union(scaled.nodes))
   }
 
   /// Walks down `x · c`, `c · x` and `x / c` with scalar constants `c` from `start`, while each
-  /// stripped node feeds only the node above it. Returns the value under the scales, their
-  /// product, and the stripped nodes.
-  static func stripScalarScale(_ start: Int, consumer: Int?, _ facts: GraphFacts, requireSingleUse: Bool = true,
-                               includeStart: Bool = false) -> (root: Int, scale: Double, nodes: Set<Int>) {
+  /// stripped node feeds only the node above it (`consumer` for `start`; with no consumer, the
+  /// caller's closed-region check vouches for `start`'s readers). Returns the value under the
+  /// scales, their product, and the stripped nodes.
+  static func stripScalarScale(_ start: Int, consumer: Int?, _ facts: GraphFacts)
+    -> (root: Int, scale: Double, nodes: Set<Int>) {
     var current = start
     var above = consumer
     var scale = 1.0
     var nodes: Set<Int> = []
     while case .binary(let op) = facts[current].op {
-      if let above, requireSingleUse, !facts.feedsOnly(current, into: above) { break }
-      if above == nil, !includeStart { break }
+      if let above, !facts.feedsOnly(current, into: above) { break }
       let (a, b) = (facts[current].operands[0], facts[current].operands[1])
       let factor: Double
       let next: Int

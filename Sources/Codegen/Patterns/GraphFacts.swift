@@ -56,7 +56,7 @@ public struct GraphFacts: Sendable {
     return operands.sorted()
   }
 
-  /// Both operands of a binary node as (this one, the other one) when one of them is `id`.
+  /// The operand of binary `node` that is not `id`, when `id` is one of its operands.
   func other(than id: Int, in node: Node) -> Int? {
     guard node.operands.count == 2 else { return nil }
     if node.operands[0] == id { return node.operands[1] }
