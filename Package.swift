@@ -51,5 +51,6 @@ let package = Package(
     .target(name: "KilnTestSupport", dependencies: ["Tracer"], path: "Tests/KilnTestSupport"),
     .testTarget(name: "TracerTests", dependencies: ["Tracer", "KilnTestSupport"]),
     .testTarget(name: "ModelsTests", dependencies: ["Models", "Tracer", "KilnTestSupport"]),
+    .testTarget(name: "CodegenTests", dependencies: ["Codegen", "Tracer", "Models", "KilnTestSupport"]),
   ]
 )
