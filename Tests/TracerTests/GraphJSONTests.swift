@@ -1,3 +1,4 @@
+import KilnTestSupport
 import Foundation
 import Testing
 @testable import Tracer
@@ -341,19 +342,6 @@ enum SerializationSamples {
     }
     #expect(refused > 1_000, "seed \(seed): only \(refused) of 3000 damaged files were refused")
     #expect(accepted + refused == 3_000)
-  }
-}
-
-/// A small seeded generator (SplitMix64) so a failing trial can be replayed from its seed.
-struct SplitMix64: RandomNumberGenerator {
-  private var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 }
 

@@ -9,7 +9,7 @@ public protocol ModelConfiguration: Codable, Sendable, Equatable {
 }
 
 /// A reference model written with the tracing DSL.
-public protocol ReferenceModel {
+public protocol ReferenceModel: SendableMetatype {
   associatedtype Config: ModelConfiguration
   /// The family name used on the command line (`dit`, `video-dit`, …).
   static var family: String { get }
