@@ -38,7 +38,9 @@ public struct HardwareProfile: Codable, Hashable, Sendable {
   ///   of each tile on N tails such as a 48-wide head dimension.
   /// - x86-64-avx2, 6×16: 12 ymm accumulators + 2 for B + 1 broadcast = 15 of 16 (BLIS Haswell).
   /// - aarch64-neon, 8×12: 24 v accumulators + 3 for B + 2 holding 8 A values = 29 of 32.
-  /// - generic, 4×16 with a nominal width of 4: 16 accumulators a compiler can keep in 16 registers.
+  /// - generic, 4×8 with a nominal width of 4: 8 accumulators + 2 for B + 1 broadcast = 11, so
+  ///   the compiler keeps the tile in registers even on a 16-register 4-lane ISA (SSE2); 4×16
+  ///   would need 16 accumulators alone and spill.
   public struct MicroKernel: Codable, Hashable, Sendable {
     public var mr: Int
     public var nr: Int
