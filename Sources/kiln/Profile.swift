@@ -24,7 +24,7 @@ struct Profile: ParsableCommand {
     let host = try HostDetection.current()
     var profile = try HardwareProfile.named(name, host: host)
     if measure {
-      profile = try profile.measuringCeilings(on: host, cache: try ModuleCache(), store: try ProfileStore())
+      profile = try profile.measuringCeilings(on: host, cache: try ModuleCache(), store: ProfileStore())
     }
     if json {
       print(String(decoding: try profile.jsonData(), as: UTF8.self))

@@ -191,7 +191,7 @@ extension HardwareProfile {
     } else {
       throw ProfileError.unknownProfile(name, known: try knownNames())
     }
-    let store = try store ?? ProfileStore()
+    let store = store ?? ProfileStore()
     if let measured = try store.storedCeilings(for: name) { profile.ceilings = measured }
     return profile
   }

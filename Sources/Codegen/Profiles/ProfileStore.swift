@@ -22,7 +22,7 @@ public struct ProfileStore: Sendable {
 
   public init(directory: URL) { self.directory = directory }
 
-  public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+  public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
     self.init(directory: KilnCacheDirectory.resolve(environment: environment).appendingPathComponent("profiles", isDirectory: true))
   }
 
