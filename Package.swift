@@ -22,7 +22,15 @@ let package = Package(
     /// Reference models written with the DSL, their configs and checkpoint naming.
     .target(name: "Models", dependencies: ["Tracer"]),
     /// Hardware profiles, pattern matching and lowering, C templates, emitter, compiler driver, kernel cache.
-    .target(name: "Codegen", dependencies: ["Tracer"]),
+    .target(
+      name: "Codegen",
+      dependencies: ["Tracer"],
+      resources: [
+        // Built-in hardware profiles (JSON) and the ceiling microbenchmark's C source.
+        .copy("Profiles/builtin"),
+        .copy("Measure/csrc"),
+      ]
+    ),
     /// NUMA topology, thread team, arenas, module loading, executors, weights.
     .target(name: "Runtime", dependencies: ["Tracer", "Codegen", "CNUMA", "COpenBLAS"]),
     /// Samplers, guidance, image and video pipelines, PNG and video writers.
