@@ -146,12 +146,12 @@ public final class SafetensorsFile {
 
   private static func parseHeader(_ bytes: UnsafeRawBufferPointer, fileName: String) throws(RuntimeError) -> Header {
     let declared = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+    guard declared <= UInt64(maxHeaderBytes) else {
+      throw RuntimeError.invalidWeights("\(fileName): header length \(declared) exceeds the \(maxHeaderBytes >> 20) MiB limit")
+    }
     guard declared <= UInt64(bytes.count - 8) else {
       throw RuntimeError.invalidWeights(
         "\(fileName): header length \(declared) is larger than the file (\(bytes.count) bytes); the file is truncated or not safetensors")
-    }
-    guard declared <= UInt64(maxHeaderBytes) else {
-      throw RuntimeError.invalidWeights("\(fileName): header length \(declared) exceeds the \(maxHeaderBytes >> 20) MiB limit")
     }
     let headerLength = Int(declared)
     let headerData = Data(bytes[8..<(8 + headerLength)])
