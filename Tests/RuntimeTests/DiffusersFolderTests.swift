@@ -116,6 +116,9 @@ import Tracer
                          "latentChannels": "4", "classes": "10", "learnSigma": "true"])
     let family = try #require(ModelRegistry.family(named: "dit"))
     #expect(try family.trace(config: "tiny", overrides: settings) == family.trace(config: "tiny"))
+    // A 1 is an integer, not a JSON boolean, whatever Foundation boxes it in.
+    let oneLayer = try DiT.settings(fromDiffusersConfig: Data(Self.ditConfig(layers: 1).utf8))
+    #expect(oneLayer["depth"] == "1")
   }
 
   @Test func ditFolderWithPerBlockEmbeddersLoadsAndRuns() throws {
@@ -202,5 +205,15 @@ import Tracer
     let settings = try VAEDecoder.settings(fromDiffusersConfig: Data(Self.vaeConfig().utf8))
     #expect(settings == ["blockOutChannels": "16,16,32,32", "layersPerBlock": "2", "groups": "8",
                          "latentChannels": "4", "outChannels": "3"])
+    func adding(_ member: String) -> Data {
+      Data(Self.vaeConfig().replacingOccurrences(of: "\"act_fn\": \"silu\",", with: "\"act_fn\": \"silu\", \(member),").utf8)
+    }
+    #expect(try VAEDecoder.settings(fromDiffusersConfig: adding(#""use_post_quant_conv": true"#)) == settings)
+    #expect(throws: CheckpointError.invalidConfig(field: "use_post_quant_conv", message: "is false; Kiln's decoder has post_quant_conv")) {
+      try VAEDecoder.settings(fromDiffusersConfig: adding(#""use_post_quant_conv": false"#))
+    }
+    #expect(throws: CheckpointError.invalidConfig(field: "use_post_quant_conv", message: "must be true or false")) {
+      try VAEDecoder.settings(fromDiffusersConfig: adding(#""use_post_quant_conv": 0"#))
+    }
   }
 }
