@@ -102,7 +102,12 @@ public final class SafetensorsFile {
     return try tensor(entry)
   }
 
+  /// The tensor `entry` describes; `entry` must come from this file's `entries`.
   public func tensor(_ entry: SafetensorsEntry) throws(RuntimeError) -> RuntimeTensor {
+    // Only this file's validated entries may address the mapping.
+    guard entries[entry.name] == entry else {
+      throw RuntimeError.invalidWeights("\(url.lastPathComponent) has no tensor '\(entry.name)' at bytes \(entry.byteRange)")
+    }
     let count = entry.shape.elementCount
     let raw = UnsafeRawBufferPointer(
       rebasing: UnsafeRawBufferPointer(start: mapping, count: mappedLength)[(dataStart + entry.byteRange.lowerBound)..<(dataStart + entry.byteRange.upperBound)])
