@@ -16,6 +16,9 @@ public typealias TeamBody = @convention(c) (UnsafeMutableRawPointer?, Int32) -> 
 /// briefly, then blocks on a condition variable, so no core burns while the team is idle.
 /// `run` calls are serialized; calling `run` from inside a body deadlocks.
 public final class ThreadTeam: @unchecked Sendable {
+  /// Team threads are named `kiln-t<thread id>`.
+  public static let threadNamePrefix = "kiln-t"
+
   public let plan: PlacementPlan
   private let shared: TeamState
   private var threads: [pthread_t] = []
@@ -101,6 +104,7 @@ public final class ThreadTeam: @unchecked Sendable {
     var handle = pthread_t()
     let created = pthread_create(&handle, nil, { argument in
       let start = Unmanaged<WorkerStart>.fromOpaque(argument!).takeRetainedValue()
+      nameCurrentThread("\(ThreadTeam.threadNamePrefix)\(start.thread)")
       start.shared.reportPinning(thread: start.thread, error: pinCurrentThread(to: start.cpu))
       start.shared.work(thread: start.thread)
       return nil
@@ -111,6 +115,15 @@ public final class ThreadTeam: @unchecked Sendable {
     }
     return handle
   }
+}
+
+/// Names the calling thread (as `top -H`, `perf` and /proc/self/task/*/comm show it); best effort.
+private func nameCurrentThread(_ name: String) {
+  let descriptor = open("/proc/thread-self/comm", O_WRONLY)
+  guard descriptor >= 0 else { return }
+  defer { close(descriptor) }
+  let bytes = Array(name.utf8.prefix(15))
+  _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
 }
 
 /// Pins the calling thread to one CPU; returns 0 or the errno of the failure.
