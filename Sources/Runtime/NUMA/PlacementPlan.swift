@@ -33,6 +33,11 @@ public enum WeightPlacement: Sendable, Equatable {
 public struct NodeRows: Sendable, Equatable {
   public var node: Int
   public var rows: Range<Int>
+
+  public init(node: Int, rows: Range<Int>) {
+    self.node = node
+    self.rows = rows
+  }
 }
 
 /// Which CPU each thread runs on and where each piece of memory lives; pure data, decided from a
