@@ -136,3 +136,16 @@ public final class Arena: @unchecked Sendable {
     }
   }
 }
+
+/// A region of an arena split by rows between the team's threads, as a kernel's output is.
+public struct ArenaRegion: Sendable, Equatable {
+  public var offset: Int
+  public var rows: Int
+  public var rowBytes: Int
+
+  public init(offset: Int, rows: Int, rowBytes: Int) {
+    self.offset = offset
+    self.rows = rows
+    self.rowBytes = rowBytes
+  }
+}

@@ -91,11 +91,12 @@ public struct Topology: Sendable, Equatable, Codable {
     let possibleCPUs = Int(numa_num_possible_cpus())
     var nodes: [Node] = []
     for node in 0...maxNode {
-      guard numa_node_to_cpus(node, mask) == 0 else { continue }
+      // Node numbers can be sparse; libnuma reports no size for a node that does not exist.
+      let size = numa_node_size64(node, nil)
+      guard size >= 0, numa_node_to_cpus(node, mask) == 0 else { continue }
       let cpus = (0..<possibleCPUs).filter { numa_bitmask_isbitset(mask, UInt32($0)) != 0 && allowedSet.contains($0) }
       guard !cpus.isEmpty else { continue }
-      let size = numa_node_size64(node, nil)
-      nodes.append(Node(id: Int(node), cpus: cpus, memoryBytes: Int(max(size, 0))))
+      nodes.append(Node(id: Int(node), cpus: cpus, memoryBytes: Int(size)))
     }
     guard !nodes.isEmpty else { return try singleNode(cpus: allowed) }
     let distances = nodes.map { from in

@@ -135,19 +135,6 @@ private func pinCurrentThread(to cpu: Int) -> Int32 {
   return numa_sched_setaffinity(0, mask) < 0 ? errno : 0
 }
 
-/// A region of an arena split by rows between the team's threads, as a kernel's output is.
-public struct ArenaRegion: Sendable, Equatable {
-  public var offset: Int
-  public var rows: Int
-  public var rowBytes: Int
-
-  public init(offset: Int, rows: Int, rowBytes: Int) {
-    self.offset = offset
-    self.rows = rows
-    self.rowBytes = rowBytes
-  }
-}
-
 private final class WorkerStart {
   let thread: Int
   let cpu: Int
