@@ -1,5 +1,5 @@
 import Foundation
-import Runtime
+@testable import Runtime
 import Testing
 
 @Suite struct TopologyTests {
@@ -92,5 +92,14 @@ import Testing
     try Data(#"{"nodes": [{"id": 0, "cpus": [], "memoryBytes": 1}], "distances": [[10]]}"#.utf8).write(to: url)
     let error = try #require(throws: RuntimeError.self) { try Topology(contentsOf: url) }
     #expect(error.description == "topology: '\(url.path)': nodes[0].cpus: node 0 has no CPU")
+  }
+}
+
+@Suite struct TopologyWithoutNUMATests {
+  @Test func withoutNUMAThereIsOneNodeWithTheGivenCPUsAndAllMemory() throws {
+    let topology = try Topology.singleNode(cpus: [0, 1, 2])
+    #expect(topology.nodes == [Topology.Node(id: 0, cpus: [0, 1, 2], memoryBytes: sysconf(Int32(_SC_PHYS_PAGES)) * sysconf(Int32(_SC_PAGESIZE)))])
+    #expect(topology.distances == [[10]])
+    #expect(topology.memoryBytes > 1 << 20)
   }
 }

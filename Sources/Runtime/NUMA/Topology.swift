@@ -109,7 +109,8 @@ public struct Topology: Sendable, Equatable, Codable {
     return try Topology(nodes: nodes, distances: distances)
   }
 
-  private static func singleNode(cpus: [Int]) throws -> Topology {
+  /// The one-node machine assumed when libnuma reports NUMA unavailable.
+  static func singleNode(cpus: [Int]) throws -> Topology {
     let pages = sysconf(Int32(_SC_PHYS_PAGES))
     let pageSize = sysconf(Int32(_SC_PAGESIZE))
     let memory = pages > 0 && pageSize > 0 ? pages * pageSize : 0
