@@ -12,9 +12,10 @@ public typealias TeamBody = @convention(c) (UnsafeMutableRawPointer?, Int32) -> 
 ///
 /// The calling thread is *not* a team member: all `threadCount` threads are workers, so every
 /// thread id runs on its pinned CPU and the caller (any thread, a Swift task included) keeps its
-/// own affinity. The caller waits for the team the way the workers wait for work: it spins
-/// briefly, then blocks on a condition variable, so no core burns while the team is idle.
-/// `run` calls are serialized; calling `run` from inside a body deadlocks.
+/// own affinity. The price: with one thread per CPU, the caller's brief spin while it waits
+/// competes with a worker for a core until it blocks. Workers wait for work the same way: they
+/// spin on a generation counter for a while, then block on a condition variable, so no core
+/// burns while the team is idle. `run` calls are serialized; calling `run` from a body deadlocks.
 public final class ThreadTeam: @unchecked Sendable {
   /// Team threads are named `kiln-t<thread id>`.
   public static let threadNamePrefix = "kiln-t"
@@ -28,8 +29,9 @@ public final class ThreadTeam: @unchecked Sendable {
   public var threadCount: Int { plan.threadCount }
 
   /// Starts `plan.threadCount` threads; thread `t` pins itself to `plan.cpuOfThread[t]` before
-  /// anything else, and the initializer waits until every thread has reported its pinning. Throws if a thread cannot be
-  /// created or pinned (a CPU the process may not use, say); threads already started are joined.
+  /// anything else, and the initializer waits until every thread has reported its pinning.
+  /// Throws if a thread cannot be created or pinned (a CPU the process may not use, say); threads
+  /// already started are joined first.
   public init(plan: PlacementPlan) throws {
     self.plan = plan
     self.shared = TeamState(threadCount: plan.threadCount)
