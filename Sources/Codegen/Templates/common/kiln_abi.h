@@ -56,7 +56,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #define KILN_INLINE static inline __attribute__((always_inline))
 #define KILN_ALIGN 64

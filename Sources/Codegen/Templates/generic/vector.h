@@ -44,7 +44,7 @@ KILN_INLINE kiln_vf kv_pow2i(kiln_vf n) {
   kiln_vf r;
   for (int lane = 0; lane < KILN_VLEN; lane++) {
     uint32_t bits = (uint32_t)((int32_t)n.v[lane] + 127) << 23;
-    memcpy(&r.v[lane], &bits, sizeof bits);
+    __builtin_memcpy(&r.v[lane], &bits, sizeof bits);
   }
   return r;
 }
@@ -55,10 +55,10 @@ KILN_INLINE kiln_vf kv_copysign(kiln_vf mag, kiln_vf sgn) {
   kiln_vf r;
   for (int lane = 0; lane < KILN_VLEN; lane++) {
     uint32_t m, s;
-    memcpy(&m, &mag.v[lane], 4);
-    memcpy(&s, &sgn.v[lane], 4);
+    __builtin_memcpy(&m, &mag.v[lane], 4);
+    __builtin_memcpy(&s, &sgn.v[lane], 4);
     m = (m & 0x7fffffffu) | (s & 0x80000000u);
-    memcpy(&r.v[lane], &m, 4);
+    __builtin_memcpy(&r.v[lane], &m, 4);
   }
   return r;
 }
