@@ -22,7 +22,7 @@ let package = Package(
     /// Reference models written with the DSL, their configs and checkpoint naming.
     .target(name: "Models", dependencies: ["Tracer"]),
     /// Hardware profiles, pattern matching and lowering, C templates, emitter, compiler driver, kernel cache.
-    .target(name: "Codegen", dependencies: ["Tracer"]),
+    .target(name: "Codegen", dependencies: ["Tracer"], resources: [.copy("Templates")]),
     /// NUMA topology, thread team, arenas, module loading, executors, weights.
     .target(name: "Runtime", dependencies: ["Tracer", "Codegen", "CNUMA", "COpenBLAS"]),
     /// Samplers, guidance, image and video pipelines, PNG and video writers.
@@ -51,5 +51,7 @@ let package = Package(
     .target(name: "KilnTestSupport", dependencies: ["Tracer"], path: "Tests/KilnTestSupport"),
     .testTarget(name: "TracerTests", dependencies: ["Tracer", "KilnTestSupport"]),
     .testTarget(name: "ModelsTests", dependencies: ["Models", "Tracer", "KilnTestSupport"]),
+    /// The C kernel harness in `kernels/` is compiled and run by KernelTemplateTests, not by SwiftPM.
+    .testTarget(name: "CodegenTests", dependencies: ["Codegen", "KilnTestSupport"], exclude: ["kernels"]),
   ]
 )
