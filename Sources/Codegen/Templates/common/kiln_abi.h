@@ -42,6 +42,16 @@
  *   - Outputs may be read back while a kernel runs (a GEMM adds its KC blocks in place), so an
  *     output never aliases an input, the residual included.
  *
+ * VECTOR PRIMITIVES (every profile's vector.h; kiln_vf holds KILN_VLEN fp32 lanes)
+ *   kv_zero() kv_set1(x)                     kv_load(p) / kv_store(p, v): aligned to the vector
+ *   kv_loadu(p) kv_storeu(p, v)              kv_load_tail(p, n) / kv_store_tail(p, v, n): lanes < n
+ *   kv_add kv_sub kv_mul kv_div kv_max kv_min kv_abs      kv_fma(a, b, c) = a·b + c
+ *   kv_hsum(v) kv_hmax(v): across lanes      kv_round(v): nearest integer   kv_pow2i(n): 2^n
+ *   kv_select_lt(a, b, x, y) = a < b ? x : y             kv_copysign(mag, sign)
+ *   common/vector_math.h adds kv_exp kv_tanh kv_erf kv_sigmoid kv_gelu_tanh kv_gelu_erf kv_silu
+ *   and kv_activation(v, KILN_ACT_*); common/epilogue.h adds kiln_load_n / kiln_store_n, which
+ *   pick the full or the tail form. Generated pointwise loops use only these names.
+ *
  * EPILOGUE (applied while the tile is still in registers, in this order)
  *       v = alpha * acc
  *       v += bias_col[col]                         (bias per output column; GEMM)
@@ -87,7 +97,8 @@ typedef struct {
 #define KILN_EPILOGUE(...) ((kiln_epilogue){__VA_ARGS__})
 #define KILN_NO_EPILOGUE ((kiln_epilogue){0})
 
-/* Cache blocking of the GEMM macro-kernel: MC a multiple of KILN_MR, NC of KILN_NR. */
+/* Cache blocking of the GEMM and conv2d macro-kernels: MC a multiple of KILN_MR, NC a multiple
+ * of KILN_NR, KC any positive depth (B / conv weights must be packed with the same KC). */
 typedef struct {
   int mc, kc, nc;
 } kiln_blocking;

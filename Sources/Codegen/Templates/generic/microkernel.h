@@ -1,6 +1,8 @@
 /*
- * microkernel.h (generic) — 6×16 fp32 GEMM micro-kernel in plain C: the accumulator tile is
+ * microkernel.h (generic) — 4×8 fp32 GEMM micro-kernel in plain C: the accumulator tile is
  * a local array the compiler keeps in vector registers after unrolling the constant loops.
+ * 4×8 fits the 16 registers of baseline SSE2 (8 accumulators); larger tiles (6×16, 6×8, 8×8)
+ * spilled with gcc 12 -O3 and ran 3-10× slower on the micro-kernel benchmark.
  * Contract: see x86-64-avx512/microkernel.h (identical in every profile).
  */
 #ifndef KILN_MICROKERNEL_H
@@ -8,8 +10,8 @@
 #include "vector.h"
 #include "../common/epilogue.h"
 
-#define KILN_MR 6
-#define KILN_NR 16
+#define KILN_MR 4
+#define KILN_NR 8
 
 KILN_INLINE void kiln_microkernel(int kc, const float *restrict a_panel, const float *restrict b_panel, float *c,
                                   ptrdiff_t ldc, int m, int n, int accumulate, int last, kiln_epilogue ep, int row,

@@ -1,6 +1,6 @@
 /* vector.h (x86-64 AVX-512) — 16 fp32 lanes in a zmm register; tails use AVX-512 masks.
- * Flags: -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma. Primitive list: common/kiln_abi.h
- * users see the same names in every profile (kv_*). */
+ * Flags: -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma. The primitives (kv_*) are the
+ * same in every profile; their list is in common/kiln_abi.h. */
 #ifndef KILN_VECTOR_H
 #define KILN_VECTOR_H
 #include <immintrin.h>
