@@ -499,6 +499,26 @@ static void bench_gemm(kiln_blocking blk) {
   }
 }
 
+/* Fused attention, one thread, DiT-XL/2-like heads: FLOPs counted as 4·B·H·S²·D (QKᵀ and PV). */
+static void bench_attention(void) {
+  static const int shapes[][3] = {{256, 72, 16}, {1024, 64, 16}, {4096, 128, 2}}; /* S, D, H */
+  for (int s = 0; s < 3; s++) {
+    int S = shapes[s][0], D = shapes[s][1], H = shapes[s][2];
+    kiln_strides3 st = KILN_STRIDES((ptrdiff_t)S * H * D, D, (ptrdiff_t)H * D);
+    size_t n = (size_t)S * H * D;
+    float *q = random_floats(n, 1), *k = random_floats(n, 1), *v = random_floats(n, 1), *o = alloc_floats(n);
+    float *scratch = alloc_floats(KILN_ATTENTION_SCRATCH_FLOATS(D));
+    double flops = 4.0 * H * (double)S * S * D, best = INFINITY;
+    for (int r = 0; r < 3; r++) {
+      double t0 = now_seconds();
+      kiln_attention(q, st, k, st, v, st, o, st, 0, KILN_STRIDES(0, 0, 0), 1, H, S, S, D, 0.125f, scratch, 0, 1);
+      best = fmin(best, now_seconds() - t0);
+    }
+    printf("  attention B=1 H=%d S=%d D=%d: best %.1f GFLOP/s (%.2f ms)\n", H, S, D, flops / best * 1e-9, best * 1e3);
+    free(q), free(k), free(v), free(o), free(scratch);
+  }
+}
+
 int main(int argc, char **argv) {
   uint64_t seed = (uint64_t)time(0);
   if (argc >= 2 && strcmp(argv[1], "--bench") == 0) {
@@ -510,6 +530,8 @@ int main(int argc, char **argv) {
     }
     rng_state = seed;
     bench_gemm(blk);
+    printf("bench: fused attention, 1 thread, BQ=%d BK=%d\n", KILN_ATT_BQ, KILN_ATT_BK);
+    bench_attention();
     return 0;
   }
   if (argc == 3 && strcmp(argv[1], "--seed") == 0) seed = strtoull(argv[2], 0, 10);
