@@ -6,6 +6,8 @@
 #include "../common/kiln_abi.h"
 
 #define KILN_VLEN 4
+/* vector registers of kiln_vf size (32 q registers); templates size register tiles by it */
+#define KILN_VREGS 32
 typedef float32x4_t kiln_vf;
 
 KILN_INLINE kiln_vf kv_zero(void) { return vdupq_n_f32(0.0f); }

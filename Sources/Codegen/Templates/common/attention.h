@@ -18,7 +18,7 @@
 #define KILN_ATTENTION_H
 
 #define KILN_ATT_BQ 16
-#define KILN_ATT_BK 64
+#define KILN_ATT_BK (4 * KILN_VLEN)
 
 typedef struct {
   ptrdiff_t batch, head, row;
@@ -46,11 +46,11 @@ KILN_INLINE void kiln_att_pack_kt(const float *k, ptrdiff_t k_row, int nk, int D
   }
 }
 
-/* Query rows handled together, so each Kᵀ and V load feeds KILN_ATT_ROWS FMAs; chosen so that
-   the scores (ROWS × BK/VLEN vectors) stay in registers. */
-#if KILN_VLEN >= 16
+/* Query rows handled together, so each Kᵀ and V load feeds KILN_ATT_ROWS FMAs; the scores
+   (ROWS × 4 vectors) take half the vector registers at most. KILN_ATT_BQ is a multiple of it. */
+#if KILN_VREGS >= 32
 #define KILN_ATT_ROWS 4
-#elif KILN_VLEN == 8
+#elif KILN_VREGS >= 16
 #define KILN_ATT_ROWS 2
 #else
 #define KILN_ATT_ROWS 1

@@ -42,7 +42,8 @@
  *   - Outputs may be read back while a kernel runs (a GEMM adds its KC blocks in place), so an
  *     output never aliases an input, the residual included.
  *
- * VECTOR PRIMITIVES (every profile's vector.h; kiln_vf holds KILN_VLEN fp32 lanes)
+ * VECTOR PRIMITIVES (every profile's vector.h; kiln_vf holds KILN_VLEN fp32 lanes, and the
+ * profile has KILN_VREGS registers of that size)
  *   kv_zero() kv_set1(x)                     kv_load(p) / kv_store(p, v): aligned to the vector
  *   kv_loadu(p) kv_storeu(p, v)              kv_load_tail(p, n) / kv_store_tail(p, v, n): lanes < n
  *   kv_add kv_sub kv_mul kv_div kv_max kv_min kv_abs      kv_fma(a, b, c) = a·b + c

@@ -6,6 +6,8 @@
 #include "../common/kiln_abi.h"
 
 #define KILN_VLEN 8
+/* vector registers of kiln_vf size (assume 8: a struct of 8 floats takes two of baseline SSE2's 16 xmm); templates size register tiles by it */
+#define KILN_VREGS 8
 typedef struct { float v[KILN_VLEN]; } kiln_vf;
 
 #define KILN_LANES(out, expr) \

@@ -6,6 +6,8 @@
 #include "../common/kiln_abi.h"
 
 #define KILN_VLEN 8
+/* vector registers of kiln_vf size (16 ymm); templates size register tiles by it */
+#define KILN_VREGS 16
 typedef __m256 kiln_vf;
 
 KILN_INLINE __m256i kv_tail_mask(int n) {

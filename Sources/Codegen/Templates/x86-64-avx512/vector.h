@@ -7,6 +7,8 @@
 #include "../common/kiln_abi.h"
 
 #define KILN_VLEN 16
+/* vector registers of kiln_vf size (32 zmm); templates size register tiles by it */
+#define KILN_VREGS 32
 typedef __m512 kiln_vf;
 
 KILN_INLINE __mmask16 kv_tail_mask(int n) { return (__mmask16)((1u << n) - 1u); }
