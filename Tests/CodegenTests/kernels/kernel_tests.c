@@ -519,6 +519,27 @@ static void bench_attention(void) {
   }
 }
 
+/* Conv2d as implicit GEMM, one thread, SD-VAE-decoder-like layers. */
+static void bench_conv2d(kiln_blocking blk) {
+  static const int shapes[][4] = {{512, 32, 3, 1}, {256, 64, 3, 1}, {512, 32, 1, 0}}; /* C, H=W, k, pad */
+  for (int s = 0; s < 3; s++) {
+    int C = shapes[s][0], HW = shapes[s][1], KS = shapes[s][2], pad = shapes[s][3];
+    float *x = random_floats((size_t)C * HW * HW, 1), *w = random_floats((size_t)C * C * KS * KS, 1);
+    float *y = alloc_floats((size_t)C * HW * HW), *packed = alloc_floats(KILN_CONV_PACKED_FLOATS(C, C, KS, KS));
+    float *scratch = alloc_floats(KILN_CONV_SCRATCH_FLOATS(blk.nc, blk.kc));
+    kiln_conv2d_pack_weights(w, C, C, KS, KS, blk.kc, packed);
+    double flops = 2.0 * C * C * KS * KS * HW * HW, best = INFINITY;
+    for (int r = 0; r < 3; r++) {
+      double t0 = now_seconds();
+      kiln_conv2d(x, packed, y, 1, C, HW, HW, C, KS, KS, 1, pad, blk, KILN_NO_EPILOGUE, scratch, 0, 1);
+      best = fmin(best, now_seconds() - t0);
+    }
+    printf("  conv2d %dx%dx%d -> %d k=%dx%d: best %.1f GFLOP/s (%.2f ms)\n", C, HW, HW, C, KS, KS, flops / best * 1e-9,
+           best * 1e3);
+    free(x), free(w), free(y), free(packed), free(scratch);
+  }
+}
+
 int main(int argc, char **argv) {
   uint64_t seed = (uint64_t)time(0);
   if (argc >= 2 && strcmp(argv[1], "--bench") == 0) {
@@ -532,6 +553,8 @@ int main(int argc, char **argv) {
     bench_gemm(blk);
     printf("bench: fused attention, 1 thread, BQ=%d BK=%d\n", KILN_ATT_BQ, KILN_ATT_BK);
     bench_attention();
+    printf("bench: conv2d (implicit GEMM), 1 thread, same blocking\n");
+    bench_conv2d(blk);
     return 0;
   }
   if (argc == 3 && strcmp(argv[1], "--seed") == 0) seed = strtoull(argv[2], 0, 10);

@@ -23,8 +23,24 @@
  *                   scratch, tid, nth);
  *       }
  *
- *   Entry points are KILN_ALWAYS_INLINE, so each instance is specialized by constant
- *   propagation: loop bounds become constants, unused epilogue branches disappear.
+ *   Entry points are KILN_INLINE (static inline, always_inline), so each instance is specialized
+ *   by constant propagation: loop bounds become constants, unused epilogue branches disappear.
+ *   Include paths: -I Templates -I Templates/<profile>; compiler flags come from the profile.
+ *
+ * ENTRY POINTS (the header of each family says the layouts)
+ *   load time:  kiln_pack_b(b, stride_k, stride_n, K, N, kc, packed)
+ *               kiln_conv2d_pack_weights(w_oihw, OC, IC, KH, KW, kc, packed)
+ *   run time:   kiln_gemm(a, lda, b_packed, c, ldc, M, N, K, blocking, epilogue, scratch, tid, nth)
+ *               kiln_attention(q, q_strides, k, k_strides, v, v_strides, o, o_strides,
+ *                              mask, mask_strides, B, H, Sq, Skv, D, scale, scratch, tid, nth)
+ *               kiln_rownorm(x, ldx, y, ldy, rows, D, KILN_NORM_LAYER|KILN_NORM_RMS, eps,
+ *                            weight, bias, mod_scale, mod_shift, mod_ld, rows_per_batch, tid, nth)
+ *               kiln_groupnorm(x, y, N, C, HW, groups, eps, weight, bias, activation, tid, nth)
+ *               kiln_conv2d(x, w_packed, y, N, IC, H, W, OC, KH, KW, stride, pad, blocking,
+ *                           epilogue, scratch, tid, nth)
+ *   sizes:      KILN_PACKED_B_FLOATS(K, N)   KILN_GEMM_SCRATCH_FLOATS(mc, kc)
+ *               KILN_CONV_PACKED_FLOATS(OC, IC, KH, KW)   KILN_CONV_SCRATCH_FLOATS(nc, kc)
+ *               KILN_ATTENTION_SCRATCH_FLOATS(D)
  *
  * CONVENTIONS (every family)
  *   - Element type is fp32. Matrices are row-major; `ld*` is the distance in elements between
