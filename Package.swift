@@ -26,9 +26,10 @@ let package = Package(
       name: "Codegen",
       dependencies: ["Tracer"],
       resources: [
-        // Built-in hardware profiles (JSON) and the ceiling microbenchmark's C source.
+        // Built-in hardware profiles (JSON), the ceiling microbenchmark's C source, the kernel templates.
         .copy("Profiles/builtin"),
         .copy("Measure/csrc"),
+        .copy("Templates"),
       ]
     ),
     /// NUMA topology, thread team, arenas, module loading, executors, weights.
@@ -59,7 +60,8 @@ let package = Package(
     .target(name: "KilnTestSupport", dependencies: ["Tracer"], path: "Tests/KilnTestSupport"),
     .testTarget(name: "TracerTests", dependencies: ["Tracer", "KilnTestSupport"]),
     .testTarget(name: "ModelsTests", dependencies: ["Models", "Tracer", "KilnTestSupport"]),
-    .testTarget(name: "CodegenTests", dependencies: ["Codegen", "Tracer", "Models", "KilnTestSupport"]),
+    /// The C kernel harness in `kernels/` is compiled and run by KernelTemplateTests, not by SwiftPM.
+    .testTarget(name: "CodegenTests", dependencies: ["Codegen", "Tracer", "Models", "KilnTestSupport"], exclude: ["kernels"]),
     .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Tracer", "Codegen", "Models", "KilnTestSupport"]),
     /// Runs the built `kiln` executable as a user would.
     .testTarget(name: "KilnCLITests", dependencies: ["kiln"]),
