@@ -60,6 +60,7 @@ let package = Package(
     .testTarget(name: "TracerTests", dependencies: ["Tracer", "KilnTestSupport"]),
     .testTarget(name: "ModelsTests", dependencies: ["Models", "Tracer", "KilnTestSupport"]),
     .testTarget(name: "CodegenTests", dependencies: ["Codegen", "Tracer", "Models", "KilnTestSupport"]),
+    .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Tracer", "Codegen", "Models", "KilnTestSupport"]),
     /// Runs the built `kiln` executable as a user would.
     .testTarget(name: "KilnCLITests", dependencies: ["kiln"]),
   ]

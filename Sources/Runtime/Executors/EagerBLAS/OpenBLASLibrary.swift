@@ -21,6 +21,11 @@ public struct OpenBLASCoreTypeRequest: Equatable, Sendable {
   public var valueToSet: String?
   public var source: OpenBLASCoreTypeSource
 
+  public init(valueToSet: String?, source: OpenBLASCoreTypeSource) {
+    self.valueToSet = valueToSet
+    self.source = source
+  }
+
   /// The user's `OPENBLAS_CORETYPE` wins; otherwise the profile's core type, if it names one.
   public static func decide(environment: [String: String], profileCoreType: String?) -> OpenBLASCoreTypeRequest {
     if let user = environment[OpenBLASLibrary.coreTypeVariable], !user.isEmpty {
