@@ -101,6 +101,23 @@ private func expectSingleOpMatchesReference(_ op: Op, _ shapes: [Shape], seed: U
     try expectSingleOpMatchesReference(.matmul, [left, right], seed: 400 + UInt64(index))
   }
 
+  /// Transposes read only by matmuls become BLAS transpose flags; one also read by an add is copied.
+  @Test func matmulOfTransposedViewsMatchesReference() throws {
+    let graph = try Graph.trace { b in
+      let x = b.input("x", [2, 3, 7, 13])
+      let weight = b.param("weight", [5, 13])
+      b.output("linear", x.matmul(weight.transposed(0, 1)))
+      let left = b.input("left", [3, 13, 7])
+      b.output("leftTransposed", left.transposed().matmul(b.input("right", [2, 3, 13, 5])))
+      let both = b.input("both", [4, 11, 13])
+      b.output("bothTransposed", both.transposed().matmul(b.param("square", [4, 13, 11]).transposed()))
+      let shared = b.input("shared", [13, 7]).transposed()
+      b.output("sharedTransposeAlsoAdded", shared.matmul(b.input("y", [13, 13])) + shared.sum(axis: -1))
+    }
+    let seed: UInt64 = 450
+    try expectEagerMatchesReference(graph, feeds: randomFeeds(for: graph, seed: seed), seed: seed)
+  }
+
   static let convolutionCases: [(input: Shape, weight: Shape, Conv2DAttributes)] = [
     ([1, 3, 7, 5], [5, 3, 3, 3], Conv2DAttributes()),
     ([2, 3, 11, 13], [7, 3, 3, 3], Conv2DAttributes(stride: [1, 1], padding: [1, 1])),

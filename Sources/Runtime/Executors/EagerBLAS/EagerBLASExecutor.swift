@@ -3,7 +3,9 @@ import Tracer
 /// Kiln's framework-like baseline: runs the graph one primitive at a time, as PyTorch's eager mode
 /// does. Every intermediate is a new contiguous f32 array (freed after its last use), matmuls and
 /// convolutions (im2col) go through OpenBLAS's `cblas_sgemm` with the team's thread count,
-/// attention is materialized because it is just the graph's ops, and nothing is fused: that is
+/// attention is materialized because it is just the graph's ops, permutes are contiguous copies
+/// (except a transpose only matmuls read, which BLAS takes as a flag, as a framework passes
+/// `weight.T` to `addmm` without copying it), and nothing is fused: that is
 /// what the compiled executor is measured against. Tables that depend on constants only
 /// (position embeddings, frequency ramps) are computed once at load, as a framework holds buffers.
 public final class EagerBLASExecutor: Executor {
@@ -21,6 +23,9 @@ public final class EagerBLASExecutor: Executor {
   private let schedule: [Int]
   /// For each node, the last scheduled node that reads it (`Int.max` for outputs).
   private let lastUse: [Int?]
+  /// Permutes that swap the two last axes and are read only by matmuls: like a framework's
+  /// transposed view, never copied; the matmul passes BLAS a transpose flag instead.
+  private let transposedViews: Set<Int>
 
   /// Checks the graph and that every param is supplied in `weights` with the declared shape and
   /// dtype, then loads OpenBLAS (once per process) and computes the constant tables.
@@ -36,6 +41,8 @@ public final class EagerBLASExecutor: Executor {
 
     let lastUse = Self.lastUses(in: graph)
     self.lastUse = lastUse
+    let transposedViews = Self.transposedViews(in: graph)
+    self.transposedViews = transposedViews
     let folded = graph.constantFoldableNodes()
     var resident = [RuntimeTensor.Storage?](repeating: nil, count: graph.nodes.count)
     for (name, id) in graph.params {
@@ -46,7 +53,7 @@ public final class EagerBLASExecutor: Executor {
     // Constant tables: computed in order, kept where a run reads them.
     var tables = resident
     for id in needed where folded.contains(id) {
-      tables[id] = try Self.evaluate(id, graph: graph, values: tables, kernels: kernels, gemm: gemm)
+      tables[id] = try Self.evaluate(id, graph: graph, values: tables, views: transposedViews, kernels: kernels, gemm: gemm)
     }
     for id in needed where folded.contains(id) { resident[id] = tables[id] }
     self.resident = resident
@@ -64,7 +71,7 @@ public final class EagerBLASExecutor: Executor {
     }
     blas.setThreads(threads)
     for id in schedule {
-      values[id] = try Self.evaluate(id, graph: graph, values: values, kernels: kernels, gemm: gemm)
+      values[id] = try Self.evaluate(id, graph: graph, values: values, views: transposedViews, kernels: kernels, gemm: gemm)
       for operand in graph[id].operands where lastUse[operand] == id { values[operand] = nil }
     }
     var outputs: [String: RuntimeTensor] = [:]
@@ -111,10 +118,22 @@ public final class EagerBLASExecutor: Executor {
     return lastUse
   }
 
+  private static func transposedViews(in graph: Graph) -> Set<Int> {
+    let users = graph.users()
+    let outputs = Set(graph.outputs.map(\.node))
+    return Set(graph.nodes.indices.filter { id in
+      guard case .permute(let order) = graph[id].op, order.count >= 2, graph[id].dtype == .f32,
+            !outputs.contains(id), !users[id].isEmpty else { return false }
+      let rank = order.count
+      let swapsLastTwo = order == Array(0..<(rank - 2)) + [rank - 1, rank - 2]
+      return swapsLastTwo && users[id].allSatisfy { graph[$0].op == .matmul }
+    })
+  }
+
   // MARK: - One op
 
-  private static func evaluate(_ id: Int, graph: Graph, values: [RuntimeTensor.Storage?], kernels: EagerKernels,
-                               gemm: EagerGEMM) throws(RuntimeError) -> RuntimeTensor.Storage {
+  private static func evaluate(_ id: Int, graph: Graph, values: [RuntimeTensor.Storage?], views: Set<Int>,
+                               kernels: EagerKernels, gemm: EagerGEMM) throws(RuntimeError) -> RuntimeTensor.Storage {
     let node = graph[id]
     func operand(_ position: Int) throws(RuntimeError) -> RuntimeTensor.Storage {
       guard let value = values[node.operands[position]] else {
@@ -146,7 +165,10 @@ public final class EagerBLASExecutor: Executor {
     case .reduce(let op, let axis):
       return .f32(kernels.reduce(op, try floats(0), shape: shape(0), axis: resolved(axis, shape(0))))
     case .matmul:
-      return .f32(gemm.matmul(try floats(0), shape(0), try floats(1), shape(1), result: node.shape))
+      func side(_ position: Int) throws(RuntimeError) -> MatmulOperand {
+        MatmulOperand(values: try floats(position), shape: shape(position), isTransposed: views.contains(node.operands[position]))
+      }
+      return .f32(gemm.matmul(try side(0), try side(1), result: node.shape))
     case .conv2d(let attributes):
       return .f32(gemm.conv2d(try floats(0), shape(0), try floats(1), shape(1), attributes, result: node.shape))
     case .upsampleNearest(let scale):
@@ -163,6 +185,8 @@ public final class EagerBLASExecutor: Executor {
           "gather at node \(id) ('\(node.scope)'): index \(error.index) at position \(error.position) is not a row of the \(error.rows)-row table")
       }
     case .reshape:
+      return try operand(0)
+    case .permute where views.contains(id):
       return try operand(0)
     case .permute(let order):
       switch try operand(0) {

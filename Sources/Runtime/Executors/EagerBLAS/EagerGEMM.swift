@@ -6,35 +6,38 @@ struct EagerGEMM: Sendable {
   let blas: OpenBLASLibrary
   let kernels: EagerKernels
 
-  /// C[m×n] = A[m×k] · B[k×n], all row-major and contiguous.
+  /// C[m×n] = op(A)[m×k] · op(B)[k×n], row-major; a transposed operand is stored as its
+  /// transpose ([k×m] for A, [n×k] for B), as a framework hands BLAS a transposed view.
   private func sgemm(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
-                     m: Int, n: Int, k: Int) {
-    blas.sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k), 1,
-               a, blasint(k), b, blasint(n), 0, c, blasint(n))
+                     m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false) {
+    blas.sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+               blasint(m), blasint(n), blasint(k), 1,
+               a, blasint(transposeA ? m : k), b, blasint(transposeB ? k : n), 0, c, blasint(n))
   }
 
-  /// [..., M, K] × [..., K, N] with broadcast batch dims. A B shared by every batch element (a
-  /// linear layer's weight) makes one GEMM with the batch folded into M; otherwise one GEMM per
-  /// batch element.
-  func matmul(_ a: [Float], _ aShape: Shape, _ b: [Float], _ bShape: Shape, result: Shape) -> [Float] {
+  /// [..., M, K] × [..., K, N] with broadcast batch dims. An operand marked transposed holds the
+  /// [..., K, M] (or [..., N, K]) data its transposed view reads, so a linear layer's [out, in]
+  /// weight is never copied. A B shared by every batch element (a linear layer's weight) makes
+  /// one GEMM with the batch folded into M; otherwise one GEMM per batch element.
+  func matmul(_ a: MatmulOperand, _ b: MatmulOperand, result: Shape) -> [Float] {
+    let (aShape, bShape) = (a.shape, b.shape)
     let (m, k, n) = (aShape[aShape.rank - 2], aShape[aShape.rank - 1], bShape[bShape.rank - 1])
     let batchShape = Shape(Array(result.dims.dropLast(2)))
     let batches = batchShape.elementCount
     let aBatches = aShape.elementCount / max(m * k, 1)
     let bBatches = bShape.elementCount / max(k * n, 1)
-    return a.withUnsafeBufferPointer { a in
-      b.withUnsafeBufferPointer { b in
+    return a.values.withUnsafeBufferPointer { aValues in
+      b.values.withUnsafeBufferPointer { bValues in
         uninitializedArray(result.elementCount) { c in
-          guard let (a, b, c) = baseAddresses(a, b, c) else { return }
-          if k == 0 {
-            c.update(repeating: 0, count: result.elementCount)
-          } else if bBatches == 1 && aBatches == batches {
-            sgemm(a, b, c, m: batches * m, n: n, k: k)
+          guard let (aBase, bBase, c) = baseAddresses(aValues, bValues, c) else { return }
+          if bBatches == 1 && aBatches == batches && !a.isTransposed {
+            sgemm(aBase, bBase, c, m: batches * m, n: n, k: k, transposeB: b.isTransposed)
           } else {
             let aMatrix = matrixIndices(Shape(Array(aShape.dims.dropLast(2))), in: batchShape)
             let bMatrix = matrixIndices(Shape(Array(bShape.dims.dropLast(2))), in: batchShape)
             for batch in 0..<batches {
-              sgemm(a + aMatrix[batch] * m * k, b + bMatrix[batch] * k * n, c + batch * m * n, m: m, n: n, k: k)
+              sgemm(aBase + aMatrix[batch] * m * k, bBase + bMatrix[batch] * k * n, c + batch * m * n, m: m, n: n, k: k,
+                    transposeA: a.isTransposed, transposeB: b.isTransposed)
             }
           }
         }
@@ -103,6 +106,14 @@ struct EagerGEMM: Sendable {
       }
     }
   }
+}
+
+/// One side of a matmul: its values and the shape the matmul sees. When `isTransposed`, the
+/// values are laid out as that shape with its two last axes swapped.
+struct MatmulOperand {
+  let values: [Float]
+  let shape: Shape
+  let isTransposed: Bool
 }
 
 /// The sizes of one convolution, named once.
