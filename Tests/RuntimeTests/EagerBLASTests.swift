@@ -250,37 +250,3 @@ private func expectSingleOpMatchesReference(_ op: Op, _ shapes: [Shape], seed: U
     try expectEagerMatchesReference(graph, feeds: randomFeeds(for: graph, seed: seed), seed: seed)
   }
 }
-
-@Suite struct OpenBLASCoreTypeTests {
-  @Test func userEnvironmentIsLeftAlone() {
-    let request = OpenBLASCoreTypeRequest.decide(environment: ["OPENBLAS_CORETYPE": "Zen"], profileCoreType: "SkylakeX")
-    #expect(request == OpenBLASCoreTypeRequest(valueToSet: nil, source: .environment))
-  }
-
-  @Test func unsetEnvironmentTakesTheProfilesCoreType() {
-    let request = OpenBLASCoreTypeRequest.decide(environment: ["PATH": "/usr/bin"], profileCoreType: "SkylakeX")
-    #expect(request == OpenBLASCoreTypeRequest(valueToSet: "SkylakeX", source: .profile("SkylakeX")))
-  }
-
-  @Test func emptyEnvironmentValueCountsAsUnset() {
-    let request = OpenBLASCoreTypeRequest.decide(environment: ["OPENBLAS_CORETYPE": ""], profileCoreType: "Haswell")
-    #expect(request.valueToSet == "Haswell")
-  }
-
-  @Test func profileWithoutCoreTypeLeavesDetectionToOpenBLAS() {
-    let request = OpenBLASCoreTypeRequest.decide(environment: [:], profileCoreType: nil)
-    #expect(request == OpenBLASCoreTypeRequest(valueToSet: nil, source: .openBLASDetection))
-  }
-
-  @Test func builtinProfilesNameTheirCoreTypes() throws {
-    let coreTypes = Dictionary(uniqueKeysWithValues: try HardwareProfile.builtins().map { ($0.name, $0.openBLASCoreType ?? "none") })
-    #expect(coreTypes == ["x86-64-avx512": "SkylakeX", "x86-64-avx2": "Haswell", "aarch64-neon": "ARMV8", "generic": "none"])
-  }
-
-  @Test func loadedLibraryReportsItsCoreName() throws {
-    let library = try OpenBLASLibrary.shared()
-    #expect(!library.coreName.isEmpty)
-    #expect(!library.configuration.isEmpty)
-    #expect(library.summary.contains(library.coreName))
-  }
-}
