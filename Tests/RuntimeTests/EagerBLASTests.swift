@@ -182,6 +182,17 @@ private func expectSingleOpMatchesReference(_ op: Op, _ shapes: [Shape], seed: U
     }
   }
 
+  @Test func integerConstantThatIsNotAnInt32IsRefusedAtLoad() throws {
+    let graph = Graph(nodes: [
+      Node(op: .input("table"), operands: [], shape: [3, 2], dtype: .f32),
+      Node(op: .constant(.dense([0, 2.5])), operands: [], shape: [2], dtype: .i32),
+      Node(op: .gather, operands: [0, 1], shape: [2, 2], dtype: .f32),
+    ], outputs: [GraphOutput(name: "rows", node: 2)])
+    #expect {
+      _ = try EagerBLASExecutor(graph: graph, weights: [:], threads: 1)
+    } throws: { "\($0)".contains("holds 2.5 at position 1") }
+  }
+
   /// Tables built from constants (a sin/cos position ramp) are computed at load, then read by every run.
   @Test func constantTablesComputedAtLoadMatchReference() throws {
     let graph = try Graph.trace { b in

@@ -155,9 +155,17 @@ public final class EagerBLASExecutor: Executor {
       throw RuntimeError.invalidFeed("'\(name)' (node \(id)) was not supplied")
     case .constant(let constant):
       let count = node.shape.elementCount
-      return node.dtype == .i32
-        ? .i32((0..<count).map { Int32(constant.value(at: $0)) })
-        : .f32((0..<count).map { Float(constant.value(at: $0)) })
+      guard node.dtype == .i32 else { return .f32((0..<count).map { Float(constant.value(at: $0)) }) }
+      var indices: [Int32] = []
+      indices.reserveCapacity(count)
+      for position in 0..<count {
+        guard let index = Int32(exactly: constant.value(at: position)) else {
+          throw RuntimeError.unsupported(
+            "eager-blas: i32 constant at node \(id) holds \(constant.value(at: position)) at position \(position), not an i32")
+        }
+        indices.append(index)
+      }
+      return .i32(indices)
     case .unary(let op):
       return .f32(kernels.unary(op, try floats(0)))
     case .binary(let op):
