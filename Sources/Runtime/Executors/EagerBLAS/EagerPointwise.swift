@@ -16,13 +16,13 @@ func uninitializedArray<Element>(_ count: Int, _ fill: (UnsafeMutableBufferPoint
 protocol UnaryFunction { static func apply(_ x: Float) -> Float }
 
 enum Negate: UnaryFunction { @inline(__always) static func apply(_ x: Float) -> Float { -x } }
-enum Exponential: UnaryFunction { @inline(__always) static func apply(_ x: Float) -> Float { Foundation.exp(x) } }
+enum Exponential: UnaryFunction { @inline(__always) static func apply(_ x: Float) -> Float { EagerMath.exp(x) } }
 enum Logarithm: UnaryFunction { @inline(__always) static func apply(_ x: Float) -> Float { Foundation.log(x) } }
 enum SquareRoot: UnaryFunction { @inline(__always) static func apply(_ x: Float) -> Float { x.squareRoot() } }
 enum ReciprocalSquareRoot: UnaryFunction { @inline(__always) static func apply(_ x: Float) -> Float { 1 / x.squareRoot() } }
-enum HyperbolicTangent: UnaryFunction { @inline(__always) static func apply(_ x: Float) -> Float { Foundation.tanh(x) } }
+enum HyperbolicTangent: UnaryFunction { @inline(__always) static func apply(_ x: Float) -> Float { EagerMath.tanh(x) } }
 enum ErrorFunction: UnaryFunction { @inline(__always) static func apply(_ x: Float) -> Float { Foundation.erf(x) } }
-enum Sigmoid: UnaryFunction { @inline(__always) static func apply(_ x: Float) -> Float { 1 / (1 + Foundation.exp(-x)) } }
+enum Sigmoid: UnaryFunction { @inline(__always) static func apply(_ x: Float) -> Float { EagerMath.sigmoid(x) } }
 enum Sine: UnaryFunction { @inline(__always) static func apply(_ x: Float) -> Float { Foundation.sin(x) } }
 enum Cosine: UnaryFunction { @inline(__always) static func apply(_ x: Float) -> Float { Foundation.cos(x) } }
 enum Reciprocal: UnaryFunction { @inline(__always) static func apply(_ x: Float) -> Float { 1 / x } }
