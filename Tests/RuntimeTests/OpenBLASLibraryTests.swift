@@ -40,7 +40,7 @@ import Testing
   @Test func laterLoadReportsTheCoreAlreadyInUse() throws {
     let first = try OpenBLASLibrary.shared()
     let other = first.coreName.lowercased() == "haswell" ? "SkylakeX" : "Haswell"
-    let later = try OpenBLASLibrary.load(profileCoreType: other)
+    let later = try OpenBLASLibrary.load(profileCoreType: other, environment: [:])
     #expect(later.coreTypeSource == .loadedEarlier)
     #expect(later.coreName == first.coreName)
     #expect(later.summary.contains("already loaded"))

@@ -69,7 +69,7 @@ public final class OpenBLASLibrary: @unchecked Sendable {
   /// The core type Kiln or the user asked for, when one was asked for.
   public let requestedCoreType: String?
 
-  private init(handle: UnsafeMutableRawPointer, name: String, request: OpenBLASCoreTypeRequest,
+  private init(handle: UnsafeMutableRawPointer, name: String, source: OpenBLASCoreTypeSource,
                requested: String?) throws(RuntimeError) {
     func symbol<T>(_ symbolName: String, as type: T.Type) throws(RuntimeError) -> T {
       guard let address = dlsym(handle, symbolName) else {
@@ -85,7 +85,7 @@ public final class OpenBLASLibrary: @unchecked Sendable {
     libraryName = name
     coreName = corename().map { String(cString: $0) } ?? ""
     configuration = config().map { String(cString: $0) } ?? ""
-    coreTypeSource = request.source
+    coreTypeSource = source
     requestedCoreType = requested
   }
 
@@ -121,20 +121,21 @@ public final class OpenBLASLibrary: @unchecked Sendable {
   }()
 
   /// Sets `OPENBLAS_CORETYPE` as `decide` says, then dlopens the library. Runs once per process
-  /// (through `shared()`): setting the variable after the library is loaded changes nothing.
-  static func load(profileCoreType: String?) throws(RuntimeError) -> OpenBLASLibrary {
-    let environment = ProcessInfo.processInfo.environment
-    var request = OpenBLASCoreTypeRequest.decide(environment: environment, profileCoreType: profileCoreType)
-    var requested = request.valueToSet ?? environment[coreTypeVariable]
-    if let alreadyLoaded = libraryNames.lazy.compactMap({ name in dlopen(name, RTLD_NOW | RTLD_NOLOAD).map { (name, $0) } }).first {
-      request = OpenBLASCoreTypeRequest(valueToSet: nil, source: .loadedEarlier)
-      requested = profileCoreType
-      return try OpenBLASLibrary(handle: alreadyLoaded.1, name: alreadyLoaded.0, request: request, requested: requested)
+  /// (through `shared()`): setting the variable after the library is loaded changes nothing, so
+  /// a library some other code loaded first is reported as such, with the core it runs.
+  static func load(profileCoreType: String?,
+                   environment: [String: String] = ProcessInfo.processInfo.environment) throws(RuntimeError) -> OpenBLASLibrary {
+    let request = OpenBLASCoreTypeRequest.decide(environment: environment, profileCoreType: profileCoreType)
+    let requested = request.valueToSet ?? environment[coreTypeVariable]
+    for name in libraryNames {
+      if let handle = dlopen(name, RTLD_NOW | RTLD_NOLOAD) {
+        return try OpenBLASLibrary(handle: handle, name: name, source: .loadedEarlier, requested: requested)
+      }
     }
     if let value = request.valueToSet { setenv(coreTypeVariable, value, 1) }
     for name in libraryNames {
       if let handle = dlopen(name, RTLD_NOW | RTLD_LOCAL) {
-        return try OpenBLASLibrary(handle: handle, name: name, request: request, requested: requested)
+        return try OpenBLASLibrary(handle: handle, name: name, source: request.source, requested: requested)
       }
     }
     let reason = dlerror().map { String(cString: $0) } ?? "not found"
