@@ -48,8 +48,6 @@ let package = Package(
       ]
     ),
 
-    .executableTarget(name: "EagerTiming", dependencies: ["Runtime", "Models", "Tracer"]),
-
     // MARK: - C shims (system libraries)
 
     .systemLibrary(name: "CNUMA", pkgConfig: nil, providers: [.apt(["libnuma-dev"])]),
