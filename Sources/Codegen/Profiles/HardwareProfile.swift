@@ -106,12 +106,15 @@ public struct HardwareProfile: Codable, Hashable, Sendable {
   /// The folder under `Codegen/Templates/` holding this profile's micro-kernel and vector header.
   public var templateFolder: String
   public var ceilings: Ceilings?
+  /// The `OPENBLAS_CORETYPE` the eager-BLAS baseline asks OpenBLAS for on this CPU family (its own
+  /// detection can pick a slower kernel); nil lets OpenBLAS choose.
+  public var openBLASCoreType: String?
 
   public init(
     name: String, basedOn: String? = nil, cpuModel: String? = nil, isa: ISA, requiredFeatures: [String],
     recordedFeatures: [String], vectorWidth: Int, vectorRegisters: Int, fmaUnitsPerCore: Int, cores: Int,
     caches: Caches, microKernel: MicroKernel, blocking: Blocking, cFlags: [String], templateFolder: String,
-    ceilings: Ceilings? = nil
+    ceilings: Ceilings? = nil, openBLASCoreType: String? = nil
   ) {
     self.name = name
     self.basedOn = basedOn
@@ -129,6 +132,7 @@ public struct HardwareProfile: Codable, Hashable, Sendable {
     self.cFlags = cFlags
     self.templateFolder = templateFolder
     self.ceilings = ceilings
+    self.openBLASCoreType = openBLASCoreType
   }
 
   /// Single-precision FLOPs one core can retire per cycle (an FMA is two), the order in which
