@@ -21,10 +21,7 @@ public final class LoadedModule: @unchecked Sendable {
   ///   - host: the machine the module will run on; nil means this one, as `HostDetection` reads it.
   public init(program: Program, cache: ModuleCache? = nil, host: HostInfo? = nil) throws {
     try program.profile.requireRunnable(on: host ?? HostDetection.current())
-    let cache = try cache ?? ModuleCache()
-    let compiled = try cache.compile(
-      source: program.source, name: "\(program.name)-\(program.mode.rawValue)", profile: program.profile,
-      optimization: program.optimization)
+    let compiled = try Self.compile(program, cache: cache ?? ModuleCache())
     guard let handle = dlopen(compiled.path.path, RTLD_NOW | RTLD_LOCAL) else {
       throw RuntimeError.system("module: cannot load \(compiled.path.path): \(Self.lastDynamicLinkerError())")
     }
@@ -46,6 +43,14 @@ public final class LoadedModule: @unchecked Sendable {
 
   deinit {
     dlclose(handle)
+  }
+
+  /// Compiles `program.source` into a shared object through `cache` (or takes the cached one), as
+  /// loading does; for `kiln compile`, which builds without loading.
+  public static func compile(_ program: Program, cache: ModuleCache) throws -> CompiledModule {
+    try cache.compile(
+      source: program.source, name: "\(program.name)-\(program.mode.rawValue)", profile: program.profile,
+      optimization: program.optimization)
   }
 
   /// `kiln_weight_count()`: the weight slots the module reads.
