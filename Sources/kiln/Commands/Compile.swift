@@ -61,7 +61,7 @@ struct Compile: ParsableCommand {
       if files.fileExists(atPath: library.path) { try files.removeItem(at: library) }
       try files.copyItem(at: module.path, to: library)
     } catch {
-      throw ValidationError("cannot write into \(folder.path): \(error.localizedDescription)")
+      throw RuntimeError.system("cannot write into \(folder.path): \(error.localizedDescription)")
     }
   }
 
@@ -69,7 +69,7 @@ struct Compile: ParsableCommand {
   private func programManifest(_ program: Program) throws -> Data {
     let encoded = try JSONEncoder().encode(program)
     guard var object = try JSONSerialization.jsonObject(with: encoded) as? [String: Any] else {
-      throw ValidationError("program \(program.name) does not encode as a JSON object")
+      throw RuntimeError.system("program \(program.name) does not encode as a JSON object")
     }
     object["source"] = nil
     object["sourceFile"] = "module.c"

@@ -142,15 +142,15 @@ struct Run: ParsableCommand {
     var feeds: [String: RuntimeTensor] = [:]
     for (name, node) in graph.inputs where feeds[name] == nil {
       guard file.entries[name] != nil else {
-        throw ValidationError("--inputs: \(url.lastPathComponent) has no tensor '\(name)', an input of the model")
+        throw RuntimeError.invalidFeed("--inputs: \(url.lastPathComponent) has no tensor '\(name)', an input of the model")
       }
       var tensor = try file.tensor(named: name)
       let needed = graph[node]
       guard tensor.shape == needed.shape else {
-        throw ValidationError("--inputs: tensor '\(name)' has shape \(tensor.shape), the model needs \(needed.shape)")
+        throw RuntimeError.invalidFeed("--inputs: tensor '\(name)' has shape \(tensor.shape), the model needs \(needed.shape)")
       }
       if needed.dtype == .i32, case .f32(let values) = tensor.storage {
-        throw ValidationError("--inputs: tensor '\(name)' is f32 (first value \(values.first ?? 0)), the model needs i32 indices")
+        throw RuntimeError.invalidFeed("--inputs: tensor '\(name)' is f32 (first value \(values.first ?? 0)), the model needs i32 indices")
       }
       if needed.dtype != .i32, case .i32(let values) = tensor.storage {
         tensor = try RuntimeTensor(shape: tensor.shape, storage: .f32(values.map(Float.init)))
