@@ -66,6 +66,19 @@ extension MachineTests {
       #expect(relativeError(y.floats.map(Double.init), HandWrittenPrograms.Linear.reference(weights: weights, inputs: inputs)) < float32Tolerance)
     }
 
+    @Test func anIndexInputIsCopiedAsInt32AndSelectsTheTableRows() throws {
+      let (ids, rows, width) = (13, 7, 5)
+      let program = try HandWrittenPrograms.embeddingLookup(profile: HardwareProfile.named("native"), ids: ids, rows: rows, width: width)
+      var rng = SplitMix64(seed: 91)
+      let table = (0..<rows * width).map { _ in Float.random(in: -1...1, using: &rng) }
+      let indices = (0..<ids).map { _ in Int32.random(in: 0..<Int32(rows), using: &rng) }
+      let executor = try CompiledExecutor(
+        program: program, weights: ["table": RuntimeTensor(shape: [rows, width], floats: table)], threads: Self.threads(2),
+        cache: sharedModuleCache.get())
+      let y = try #require(try executor.run(["ids": RuntimeTensor(shape: [ids], storage: .i32(indices))])["y"])
+      #expect(y.floats == indices.flatMap { table[Int($0) * width..<(Int($0) + 1) * width] })
+    }
+
     @Test func kernelTimingFillsOneNonNegativeTimePerKernel() throws {
       let linear = try HandWrittenPrograms.Linear(profile: HardwareProfile.named("native"))
       let (weights, inputs) = try HandWrittenPrograms.Linear.feeds(seed: 41)

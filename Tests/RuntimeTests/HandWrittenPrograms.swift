@@ -96,6 +96,42 @@ enum HandWrittenPrograms {
     }
   }
 
+  /// y[i, :] = table[ids[i], :]: an i32 input indexing a plain weight, rows split over the threads.
+  static func embeddingLookup(profile: HardwareProfile, ids: Int, rows: Int, width: Int) throws -> Program {
+    let outputOffset = (ids * 4 + 63) / 64 * 64
+    let arenaBytes = outputOffset + ids * width * 4
+    let source = try TemplateLibrary.bundled().prelude(for: profile) + """
+
+      KILN_EXPORT int kiln_weight_count(void) { return 1; }
+      KILN_EXPORT size_t kiln_packed_weight_floats(int w) { return \(rows * width); }
+      KILN_EXPORT void kiln_pack_weight(int w, const float *raw, float *packed) { memcpy(packed, raw, \(rows * width) * sizeof(float)); }
+      KILN_EXPORT size_t kiln_arena_bytes(void) { return \(arenaBytes); }
+      KILN_EXPORT int kiln_kernel_count(void) { return 1; }
+      KILN_EXPORT kiln_ctx *kiln_ctx_create(unsigned char *arena, const float *const *weights,
+                                            const int *node_of_thread, int n_threads) {
+        return kiln_ctx_create_with(arena, weights, node_of_thread, n_threads, 0);
+      }
+      KILN_EXPORT void kiln_run(kiln_ctx *ctx, int tid) {
+        const float *table = kiln_weights_of(ctx, tid, 1)[0];
+        const int *ids = (const int *)ctx->arena;
+        float *y = (float *)(ctx->arena + \(outputOffset));
+        int begin, end;
+        kiln_thread_range(\(ids), tid, ctx->n_threads, &begin, &end);
+        for (int i = begin; i < end; i++) memcpy(y + i * \(width), table + ids[i] * \(width), \(width) * sizeof(float));
+        kiln_barrier_wait(&ctx->barrier);
+      }
+
+      """
+    return Program(
+      name: "hand-lookup", profile: profile, mode: .naive,
+      weights: [WeightSlot(name: "table", shape: [rows, width], packing: .plain)],
+      inputs: [ProgramValue(name: "ids", shape: [ids], dtype: .i32, byteOffset: 0)],
+      outputs: [ProgramValue(name: "y", shape: [ids, width], dtype: .f32, byteOffset: outputOffset)],
+      arenaBytes: arenaBytes, liveBytesLowerBound: arenaBytes,
+      kernels: [KernelSummary(name: "k0_gather", template: "loop", function: "kiln_run", scopes: [""], nodes: [], flops: 0, bytes: ids * width * 8)],
+      patterns: [:], source: source, optimization: .o2)
+  }
+
   /// A module that exports every entry point of kiln_module.h but claims ABI `version`, or leaves
   /// out `missing`.
   static func bare(profile: HardwareProfile, version: Int = 1, missing: String? = nil) -> Program {

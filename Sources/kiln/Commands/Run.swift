@@ -208,7 +208,9 @@ private struct RunReport: Encodable {
       guard let timing = executors[name] else { continue }
       var line = "  " + name.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: "  %10.3f ms", timing.ms)
       if let first = order.first, name != first, let ratio = speedups["\(first)/\(name)"] {
-        line += "   \(first) is " + String(format: "%.2f", ratio) + "× faster"
+        line += ratio >= 1
+          ? "   \(first) is " + String(format: "%.2f", ratio) + "× faster"
+          : "   \(first) is " + String(format: "%.2f", 1 / ratio) + "× slower"
       }
       lines.append(line)
     }
