@@ -195,9 +195,9 @@ struct LoopKernelRenderer {
   }
 
   private mutating func openVectorLoop(_ rowValues: [Int]) {
-    for value in rowValues { out.line("const kiln_vf r\(value)v = kv_set1(r\(value));") }
     out.open("for (int j = 0; j < \(analysis.innerExtent); j += KILN_VLEN)")
     out.line("const int n = KILN_MIN(KILN_VLEN, \(analysis.innerExtent) - j);")
+    for value in rowValues { out.line("const kiln_vf r\(value)v = kv_set1(r\(value));") }
   }
 
   // MARK: Steps
