@@ -245,10 +245,9 @@ enum LoopCases {
       b.output("y", b.input("x", [4, 9]) * b.input("k", [4, 9]) + b.input("c", [4, 1]))
     },
     render: loop { vectorize in
-      LoopKernel(
-        shape: [4, 9], operandStrides: [[9, 1], [9, 1], [1, 0]], operandTypes: [.f32, .i32, .i32], outputCount: 1,
-        steps: [.load(operand: 0), .load(operand: 1), .binary(.mul, 0, 1), .load(operand: 2), .binary(.add, 2, 3)],
-        stores: [LoopStore(step: 4, output: 0, strides: [9, 1])], vectorize: vectorize)
+      var kernel = int32OperandsKernel
+      kernel.vectorize = vectorize
+      return kernel
     })
 
   /// [2, 3, 5, 7] · [3, 7, 33]: B broadcast over the first batch axis (stride 0).
