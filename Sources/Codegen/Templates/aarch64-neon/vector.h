@@ -30,6 +30,8 @@ KILN_INLINE kiln_vf kv_add(kiln_vf a, kiln_vf b) { return vaddq_f32(a, b); }
 KILN_INLINE kiln_vf kv_sub(kiln_vf a, kiln_vf b) { return vsubq_f32(a, b); }
 KILN_INLINE kiln_vf kv_mul(kiln_vf a, kiln_vf b) { return vmulq_f32(a, b); }
 KILN_INLINE kiln_vf kv_div(kiln_vf a, kiln_vf b) { return vdivq_f32(a, b); }
+/* correctly rounded, like sqrtf */
+KILN_INLINE kiln_vf kv_sqrt(kiln_vf a) { return vsqrtq_f32(a); }
 KILN_INLINE kiln_vf kv_fma(kiln_vf a, kiln_vf b, kiln_vf c) { return vfmaq_f32(c, a, b); }
 KILN_INLINE kiln_vf kv_max(kiln_vf a, kiln_vf b) { return vmaxq_f32(a, b); }
 KILN_INLINE kiln_vf kv_min(kiln_vf a, kiln_vf b) { return vminq_f32(a, b); }

@@ -62,7 +62,7 @@
  * profile has KILN_VREGS registers of that size)
  *   kv_zero() kv_set1(x)                     kv_load(p) / kv_store(p, v): aligned to the vector
  *   kv_loadu(p) kv_storeu(p, v)              kv_load_tail(p, n) / kv_store_tail(p, v, n): lanes < n
- *   kv_add kv_sub kv_mul kv_div kv_max kv_min kv_abs      kv_fma(a, b, c) = a·b + c
+ *   kv_add kv_sub kv_mul kv_div kv_max kv_min kv_abs kv_sqrt kv_fma(a, b, c) = a·b + c
  *   kv_hsum(v) kv_hmax(v): across lanes      kv_round(v): nearest integer   kv_pow2i(n): 2^n
  *   kv_select_lt(a, b, x, y) = a < b ? x : y             kv_copysign(mag, sign)
  *   common/vector_math.h adds kv_exp kv_tanh kv_erf kv_sigmoid kv_gelu_tanh kv_gelu_erf kv_silu

@@ -26,6 +26,8 @@ KILN_INLINE kiln_vf kv_add(kiln_vf a, kiln_vf b) { KILN_LANES(r, a.v[lane] + b.v
 KILN_INLINE kiln_vf kv_sub(kiln_vf a, kiln_vf b) { KILN_LANES(r, a.v[lane] - b.v[lane]) return r; }
 KILN_INLINE kiln_vf kv_mul(kiln_vf a, kiln_vf b) { KILN_LANES(r, a.v[lane] * b.v[lane]) return r; }
 KILN_INLINE kiln_vf kv_div(kiln_vf a, kiln_vf b) { KILN_LANES(r, a.v[lane] / b.v[lane]) return r; }
+/* correctly rounded, like sqrtf */
+KILN_INLINE kiln_vf kv_sqrt(kiln_vf a) { KILN_LANES(r, __builtin_sqrtf(a.v[lane])) return r; }
 KILN_INLINE kiln_vf kv_fma(kiln_vf a, kiln_vf b, kiln_vf c) { KILN_LANES(r, a.v[lane] * b.v[lane] + c.v[lane]) return r; }
 KILN_INLINE kiln_vf kv_max(kiln_vf a, kiln_vf b) { KILN_LANES(r, a.v[lane] > b.v[lane] ? a.v[lane] : b.v[lane]) return r; }
 KILN_INLINE kiln_vf kv_min(kiln_vf a, kiln_vf b) { KILN_LANES(r, a.v[lane] < b.v[lane] ? a.v[lane] : b.v[lane]) return r; }

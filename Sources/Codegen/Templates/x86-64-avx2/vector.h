@@ -26,6 +26,8 @@ KILN_INLINE kiln_vf kv_add(kiln_vf a, kiln_vf b) { return _mm256_add_ps(a, b); }
 KILN_INLINE kiln_vf kv_sub(kiln_vf a, kiln_vf b) { return _mm256_sub_ps(a, b); }
 KILN_INLINE kiln_vf kv_mul(kiln_vf a, kiln_vf b) { return _mm256_mul_ps(a, b); }
 KILN_INLINE kiln_vf kv_div(kiln_vf a, kiln_vf b) { return _mm256_div_ps(a, b); }
+/* correctly rounded, like sqrtf */
+KILN_INLINE kiln_vf kv_sqrt(kiln_vf a) { return _mm256_sqrt_ps(a); }
 KILN_INLINE kiln_vf kv_fma(kiln_vf a, kiln_vf b, kiln_vf c) { return _mm256_fmadd_ps(a, b, c); }
 KILN_INLINE kiln_vf kv_max(kiln_vf a, kiln_vf b) { return _mm256_max_ps(a, b); }
 KILN_INLINE kiln_vf kv_min(kiln_vf a, kiln_vf b) { return _mm256_min_ps(a, b); }

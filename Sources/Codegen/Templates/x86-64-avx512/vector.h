@@ -25,6 +25,8 @@ KILN_INLINE kiln_vf kv_add(kiln_vf a, kiln_vf b) { return _mm512_add_ps(a, b); }
 KILN_INLINE kiln_vf kv_sub(kiln_vf a, kiln_vf b) { return _mm512_sub_ps(a, b); }
 KILN_INLINE kiln_vf kv_mul(kiln_vf a, kiln_vf b) { return _mm512_mul_ps(a, b); }
 KILN_INLINE kiln_vf kv_div(kiln_vf a, kiln_vf b) { return _mm512_div_ps(a, b); }
+/* correctly rounded, like sqrtf */
+KILN_INLINE kiln_vf kv_sqrt(kiln_vf a) { return _mm512_sqrt_ps(a); }
 /* a·b + c, one rounding */
 KILN_INLINE kiln_vf kv_fma(kiln_vf a, kiln_vf b, kiln_vf c) { return _mm512_fmadd_ps(a, b, c); }
 KILN_INLINE kiln_vf kv_max(kiln_vf a, kiln_vf b) { return _mm512_max_ps(a, b); }
