@@ -34,14 +34,19 @@ struct Compile: ParsableCommand {
   var naive = false
 
   func run() throws {
+    let started = Date()
     let source = try GraphSource(model, options: modelOptions)
     let graph = try source.graph.optimized()
     let hardware = try HardwareProfile.named(profile)
-    let program = try Lowering.lower(graph: graph, profile: hardware, mode: naive ? .naive : .compiled)
+    // Refused before anything is built: a module this CPU cannot run is of no use here.
+    try hardware.requireRunnable(on: HostDetection.current())
+    let program = try Lowering.lower(graph: graph, profile: hardware, mode: naive ? .naive : .compiled,
+                                     name: ModuleName.sanitized(source.title))
     let module = try LoadedModule.compile(program, cache: ModuleCache())
     if let output { try write(program, module: module, into: URL(fileURLWithPath: output, isDirectory: true)) }
 
-    let report = CompileReport(title: source.title, program: program, module: module, output: output)
+    let report = CompileReport(title: source.title, program: program, module: module, output: output,
+                               totalSeconds: Date().timeIntervalSince(started))
     if json {
       try printJSON(report)
       return
@@ -101,10 +106,13 @@ private struct CompileReport: Encodable {
   let weights: Int
   let compileSeconds: Double
   let cacheHit: Bool
+  /// The whole command: trace, passes, lowering, emission, cache lookup or compile.
+  let totalSeconds: Double
   let module: String
   let output: String?
 
-  init(title: String, program: Program, module: CompiledModule, output: String?) {
+  init(title: String, program: Program, module: CompiledModule, output: String?, totalSeconds: Double) {
+    self.totalSeconds = totalSeconds
     self.model = title
     self.profile = program.profile.name
     self.mode = program.mode.rawValue
@@ -125,7 +133,8 @@ private struct CompileReport: Encodable {
 
   var summary: String {
     let patternText = patterns.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-    let compileText = cacheHit ? "cache hit" : String(format: "compiled in %.2f s", compileSeconds)
+    let compileText = (cacheHit ? "cache hit" : String(format: "compiled in %.2f s", compileSeconds))
+      + String(format: "; %.2f s in all", totalSeconds)
     return """
       \(model) (\(mode), profile \(profile)): \(kernels.count) kernels (\(distinctFunctions) distinct), \(formatCount(flops)) FLOPs
         patterns: \(patternText.isEmpty ? "none" : patternText)

@@ -83,7 +83,8 @@ struct Run: ParsableCommand {
       let measurement: ForwardMeasurement
       do {
         // Built and dropped one at a time: only one executor's weights and arena are alive at once.
-        let built = try makeExecutor(choice, graph: graph, weights: runnable.weights, threads: teamSize, topology: machine)
+        let built = try makeExecutor(choice, graph: graph, name: runnable.title, weights: runnable.weights, threads: teamSize,
+                                     topology: machine)
         measurement = try ForwardMeasurement.measure(built, inputs: feeds, repetitions: repetitions)
       }
       results.append((choice.rawValue, measurement))
@@ -123,11 +124,13 @@ struct Run: ParsableCommand {
   }
 
   private func makeExecutor(
-    _ choice: ExecutorChoice, graph: Graph, weights: [String: RuntimeTensor], threads: Int, topology: Topology
+    _ choice: ExecutorChoice, graph: Graph, name: String, weights: [String: RuntimeTensor], threads: Int,
+    topology: Topology
   ) throws -> any Executor {
     switch choice {
     case .compiled, .naive:
-      let program = try Lowering.lower(graph: graph, profile: HardwareProfile.named(profile), mode: choice == .naive ? .naive : .compiled)
+      let program = try Lowering.lower(graph: graph, profile: HardwareProfile.named(profile),
+                                       mode: choice == .naive ? .naive : .compiled, name: ModuleName.sanitized(name))
       return try CompiledExecutor(program: program, weights: weights, threads: threads, policy: numa, topology: topology)
     case .eagerBLAS:
       return try EagerBLASExecutor(graph: graph, weights: weights, threads: threads)
