@@ -64,6 +64,6 @@ let package = Package(
     .testTarget(name: "CodegenTests", dependencies: ["Codegen", "Tracer", "Models", "KilnTestSupport"], exclude: ["kernels"]),
     .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Tracer", "Codegen", "Models", "KilnTestSupport"]),
     /// Runs the built `kiln` executable as a user would.
-    .testTarget(name: "KilnCLITests", dependencies: ["kiln"]),
+    .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTestSupport"]),
   ]
 )

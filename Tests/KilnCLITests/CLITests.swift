@@ -1,35 +1,21 @@
 import Foundation
+import KilnTestSupport
 import Testing
 
 /// Runs the built `kiln` executable as a user would and checks what it prints and how it exits.
 @Suite struct CLITests {
-  struct Result {
-    let status: Int32
-    let stdout: String
-    let stderr: String
-  }
+  typealias Result = BuiltExecutable.Result
 
-  static let executable: URL = {
-    // The test bundle sits beside the products of the same build (`.build/<config>/`).
-    let products = Bundle.main.bundleURL.deletingLastPathComponent()
-    let candidates = [products.appendingPathComponent("kiln"),
-                      Bundle.main.bundleURL.appendingPathComponent("kiln")]
-    return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
+  /// One kernel cache for the test run, so tests neither read nor fill the user's.
+  static let environment: [String: String] = {
+    var environment = ProcessInfo.processInfo.environment
+    environment["KILN_CACHE_DIR"] = FileManager.default.temporaryDirectory
+      .appendingPathComponent("kiln-cli-cache-\(ProcessInfo.processInfo.processIdentifier)").path
+    return environment
   }()
 
   func kiln(_ arguments: String...) throws -> Result {
-    let process = Process()
-    process.executableURL = Self.executable
-    process.arguments = arguments
-    let (out, err) = (Pipe(), Pipe())
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                  stderr: String(decoding: stderr, as: UTF8.self))
+    try BuiltExecutable.run("kiln", arguments, environment: Self.environment)
   }
 
   func temporaryFile(_ name: String, contents: String) throws -> URL {

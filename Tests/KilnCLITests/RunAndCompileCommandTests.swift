@@ -68,3 +68,21 @@ extension CLITests {
     #expect(manifest["kernels"] != nil)
   }
 }
+
+extension CLITests {
+  /// Inputs saved by one run and fed to another give the same outputs, byte for byte.
+  @Test func runInputsAndOutputsRoundTripThroughSafetensors() throws {
+    let folder = try temporaryFile("unused", contents: "").deletingLastPathComponent()
+    let (inputs, first, second) = ["in", "out1", "out2"].map { folder.appendingPathComponent("\($0).safetensors").path }
+      .splat()
+    let seeded = try kiln("run", "dit-tiny", "--save-inputs", inputs, "--outputs", first, "--repeat", "1")
+    #expect(seeded.status == 0, "\(seeded.stderr)")
+    let replayed = try kiln("run", "dit-tiny", "--inputs", inputs, "--outputs", second, "--repeat", "1")
+    #expect(replayed.status == 0, "\(replayed.stderr)")
+    #expect(try Data(contentsOf: URL(fileURLWithPath: first)) == Data(contentsOf: URL(fileURLWithPath: second)))
+  }
+}
+
+private extension Array {
+  func splat() -> (Element, Element, Element) { (self[0], self[1], self[2]) }
+}

@@ -217,3 +217,23 @@ import Tracer
     }
   }
 }
+
+extension DiffusersFolderTests {
+  /// `kiln run dit --weights FOLDER`: the folder's config sets the sizes, its tensors load (the
+  /// per-block embedder copies ignored), and the three executors agree with the reference.
+  @Test func ditFolderRunsThroughKilnRunOnEveryExecutor() throws {
+    let folder = try ScratchFolder()
+    _ = try Self.writeDiTFolder(folder, config: Self.ditConfig(), seed: 21)
+    var environment = ProcessInfo.processInfo.environment
+    environment["KILN_CACHE_DIR"] = folder.url.appendingPathComponent("cache").path
+    let result = try BuiltExecutable.run(
+      "kiln", ["run", "dit", "--weights", folder.url.path, "--executor", "all", "--check", "--json", "--repeat", "1"],
+      environment: environment)
+    #expect(result.status == 0, "\(result.stderr)")
+    let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    #expect((report["weights"] as? String)?.contains(folder.url.lastPathComponent) == true, "\(report["weights"] ?? "")")
+    let errors = try #require(report["relError"] as? [String: Double])
+    #expect(errors.count == 6)
+    for (pair, error) in errors { #expect(error <= 1e-4, "\(pair): \(error)") }
+  }
+}

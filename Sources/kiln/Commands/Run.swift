@@ -56,6 +56,9 @@ struct Run: ParsableCommand {
   @Option(help: "Write every output of the first executor into this safetensors file.")
   var outputs: String?
 
+  @Option(name: .customLong("save-inputs"), help: "Write the inputs used (seeded or read) into this safetensors file.")
+  var saveInputs: String?
+
   @Flag(help: "Print relative errors between executors (and against the reference for small graphs).")
   var check = false
 
@@ -78,7 +81,12 @@ struct Run: ParsableCommand {
     let feeds = try inputs.map { try Self.readInputs(of: graph, from: URL(fileURLWithPath: $0)) }
       ?? SeededInputs.make(for: graph, seed: 0, timestep: runnable.seededTimestep)
 
+    if let saveInputs {
+      try writeSafetensors(feeds.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, to: URL(fileURLWithPath: saveInputs))
+    }
+
     var results: [(name: String, measurement: ForwardMeasurement)] = []
+    var openBLAS: String?
     for choice in executor.executors {
       let measurement: ForwardMeasurement
       do {
@@ -86,6 +94,7 @@ struct Run: ParsableCommand {
         let built = try makeExecutor(choice, graph: graph, name: runnable.title, weights: runnable.weights, threads: teamSize,
                                      topology: machine)
         measurement = try ForwardMeasurement.measure(built, inputs: feeds, repetitions: repetitions)
+        if let eager = built as? EagerBLASExecutor { openBLAS = eager.blas.summary }
       }
       results.append((choice.rawValue, measurement))
     }
@@ -110,6 +119,7 @@ struct Run: ParsableCommand {
 
     let report = RunReport(
       model: runnable.title, weights: runnable.weightsOrigin, threads: teamSize, numa: numa.rawValue, repeat: repetitions,
+      flops: GraphStatistics(graph).flops, openBLAS: openBLAS,
       executors: Dictionary(uniqueKeysWithValues: results.map {
         ($0.name, RunReport.Timing(ms: $0.measurement.medianSeconds * 1e3, samplesMs: $0.measurement.samples.map { $0 * 1e3 }))
       }),
@@ -194,6 +204,10 @@ private struct RunReport: Encodable {
   let threads: Int
   let numa: String
   let `repeat`: Int
+  /// FLOPs of one forward pass (as `kiln show` counts them).
+  let flops: Int
+  /// Which OpenBLAS core type the eager-blas executor used, and who chose it.
+  let openBLAS: String?
   /// Executor name → median milliseconds (and every sample).
   let executors: [String: Timing]
   /// The executors in the order they ran.
@@ -210,6 +224,7 @@ private struct RunReport: Encodable {
     for name in order {
       guard let timing = executors[name] else { continue }
       var line = "  " + name.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: "  %10.3f ms", timing.ms)
+        + String(format: "  %7.1f GFLOP/s", Double(flops) / (timing.ms * 1e6))
       if let first = order.first, name != first, let ratio = speedups["\(first)/\(name)"] {
         line += ratio >= 1
           ? "   \(first) is " + String(format: "%.2f", ratio) + "× faster"
@@ -217,6 +232,7 @@ private struct RunReport: Encodable {
       }
       lines.append(line)
     }
+    if let openBLAS { lines.append("  eager-blas: \(openBLAS)") }
     for (pair, error) in relError.sorted(by: { $0.key < $1.key }) {
       lines.append("  rel. error " + pair.replacingOccurrences(of: "~", with: " vs ") + String(format: ": %.3e", error))
     }
