@@ -102,3 +102,30 @@ import Tracer
     }
   }
 }
+
+extension MachineTests.CompiledExecutorTests {
+  /// The same with a real model's program: DiT's tiny config, lowered, its weights packed and its
+  /// team started and joined a hundred times.
+  @Test func aHundredCyclesOfASmallModelLeaveMemoryAndThreadsWhereTheyWere() throws {
+    let graph = try ModelRegistry.family(named: "dit")!.trace(config: "tiny")
+    let program = try Lowering.lower(graph: graph, profile: try HardwareProfile.named("native"), mode: .compiled,
+                                     name: "dit-tiny-cycles")
+    let feeds = randomFeeds(for: graph, seed: 5)
+    let dtypes = leafDTypes(graph)
+    let weights = try runtimeTensors(feeds.params, dtypes: dtypes)
+    let inputs = try runtimeTensors(feeds.inputs, dtypes: dtypes)
+    let cache = try sharedModuleCache.get()
+    let threads = try Self.threads(2)
+    func cycle() throws {
+      let executor = try CompiledExecutor(program: program, weights: weights, threads: threads, cache: cache)
+      _ = try executor.run(inputs)
+    }
+    try cycle()
+    try cycle()
+    let residentBefore = try ProcessStatus.residentKiB
+    for _ in 0..<100 { try cycle() }
+    let residentAfter = try ProcessStatus.residentKiB
+    #expect(try ProcessStatus.threadNames.filter { $0.hasPrefix(ThreadTeam.threadNamePrefix) }.isEmpty)
+    #expect(residentAfter - residentBefore < 4 << 10, "VmRSS: \(residentBefore) kB → \(residentAfter) kB")
+  }
+}
