@@ -64,21 +64,7 @@ extension Graph {
     }
   }
 
-  /// A name in double quotes with quotes, backslashes and control characters escaped, so one node
-  /// stays on one line whatever its name holds.
-  static func quoted(_ name: String) -> String {
-    var out = "\""
-    for scalar in name.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case _ where scalar.value < 0x20 || scalar.value == 0x7F: out += "\\u{\(String(scalar.value, radix: 16))}"
-      default: out.unicodeScalars.append(scalar)
-      }
-    }
-    return out + "\""
-  }
+  /// A name in double quotes, escaped as JSON escapes strings, so one node stays on one line
+  /// whatever its name holds.
+  static func quoted(_ name: String) -> String { JSONText.string(name) }
 }
