@@ -56,12 +56,11 @@ class OnnxRuntimePeer:
     def settings(self):
         applied = self.session.get_session_options()
         return {
-            "providers": self.session.get_providers(),
-            "intra_op_num_threads": applied.intra_op_num_threads,
-            "inter_op_num_threads": applied.inter_op_num_threads,
+            "providers": ",".join(self.session.get_providers()),
+            "intra_op_num_threads": str(applied.intra_op_num_threads),
+            "inter_op_num_threads": str(applied.inter_op_num_threads),
             "execution_mode": str(applied.execution_mode).split(".")[-1],
             "graph_optimization_level": str(applied.graph_optimization_level).split(".")[-1],
-            "precision": "f32",
         }
 
     def run(self, feeds):
@@ -97,11 +96,10 @@ class OpenVINOPeer:
 
         return {
             "device": "CPU",
-            "INFERENCE_NUM_THREADS": int(self.compiled.get_property("INFERENCE_NUM_THREADS")),
-            "NUM_STREAMS": int(self.compiled.get_property("NUM_STREAMS")),
+            "INFERENCE_NUM_THREADS": read("INFERENCE_NUM_THREADS"),
+            "NUM_STREAMS": read("NUM_STREAMS"),
             "PERFORMANCE_HINT": read("PERFORMANCE_HINT"),
             "INFERENCE_PRECISION_HINT": str(self.compiled.get_property("INFERENCE_PRECISION_HINT")),
-            "precision": "f32",
         }
 
     def run(self, feeds):
@@ -148,7 +146,8 @@ def time_runs(peer, feeds, count):
 
 
 def load_peer(name, arguments, feeds, reference):
-    """The peer built and checked, and its report (samples not yet taken)."""
+    """The peer built and checked, and its report (samples not yet taken). Settings are strings,
+    read back from the session or compiled model: what was applied, not what was asked for."""
     start = time.perf_counter()
     peer = make_peer(name, arguments.model, arguments.threads)
     load_ms = (time.perf_counter() - start) * 1e3
