@@ -24,7 +24,7 @@ struct ExporterPrimitiveTests {
   static let binaryCases: [Case] = BinaryOp.allCases.map { op in
     Case(description: op.rawValue + " broadcast") { b in
       let x = b.input("x", [3, 1, 5])
-      let y = b.input("y", [4, 1])
+      let y = b.input("z", [4, 1])
       return (op == .pow ? x.exp() : x).binary(op, y)
     }
   }
@@ -49,7 +49,7 @@ struct ExporterPrimitiveTests {
     Case(description: "permute") { b in b.input("x", [2, 3, 4]).permute([2, 0, 1]) },
     Case(description: "slice") { b in b.input("x", [2, 7, 3]).slice(axis: 1, 2..<5) },
     Case(description: "slice last axis") { b in b.input("x", [2, 7]).slice(axis: -1, 0..<3) },
-    Case(description: "concat") { b in Tensor.concat([b.input("x", [2, 3]), b.input("y", [2, 4])], axis: -1) },
+    Case(description: "concat") { b in Tensor.concat([b.input("x", [2, 3]), b.input("z", [2, 4])], axis: -1) },
     Case(description: "expand") { b in b.input("x", [3, 1]).expand([2, 3, 4]) },
     Case(description: "conv2d stride padding groups") { b in
       b.input("x", [2, 4, 7, 6]).conv2d(b.param("w", [6, 2, 3, 3]), stride: 2, padding: 1, groups: 2)

@@ -9,7 +9,7 @@ import Testing
     let scripts = root.appendingPathComponent("bench/peers")
     try FileManager.default.createDirectory(at: scripts, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: root) }
-    FileManager.default.createFile(atPath: scripts.appendingPathComponent("run_peers.py").path, contents: Data())
+    _ = FileManager.default.createFile(atPath: scripts.appendingPathComponent("run_peers.py").path, contents: Data())
     #expect(throws: PeerEnvironment.missing) {
       try PeerEnvironment.locate(environment: [:], searchingFrom: [scripts.appendingPathComponent("deeper")])
     }
@@ -21,7 +21,7 @@ import Testing
     let scripts = root.appendingPathComponent("bench/peers")
     try FileManager.default.createDirectory(at: scripts, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: root) }
-    FileManager.default.createFile(atPath: scripts.appendingPathComponent("run_peers.py").path, contents: Data())
+    _ = FileManager.default.createFile(atPath: scripts.appendingPathComponent("run_peers.py").path, contents: Data())
     let located = try PeerEnvironment.locate(environment: [PeerEnvironment.pythonVariable: "/bin/sh"], searchingFrom: [root])
     #expect(located.python.path == "/bin/sh")
     #expect(located.harness.standardizedFileURL.path == scripts.appendingPathComponent("run_peers.py").standardizedFileURL.path)

@@ -53,8 +53,9 @@ class Exporter:
         self.counter = 0
 
     def fresh(self, hint):
+        # The "/kiln/" prefix keeps generated names apart from checkpoint, input and output names.
         self.counter += 1
-        return f"{hint}_{self.counter}"
+        return f"/kiln/{hint}_{self.counter}"
 
     def constant(self, array, hint):
         name = self.fresh(hint)
@@ -78,7 +79,11 @@ class Exporter:
                 raise ExportError(f"node {node['id']} ({node['op']}, scope '{node['scope']}'): {error}") from None
             self.value_names.append(name)
         outputs = []
+        inputs = {value.name for value in self.inputs} | self.declared_params
         for output in self.graph["outputs"]:
+            if output["name"] in inputs:
+                raise ExportError(f"output '{output['name']}' has the name of an input or param: "
+                                  "ONNX needs every value name to be distinct")
             node = self.graph["nodes"][output["node"]]
             self.nodes.append(helper.make_node("Identity", [self.value_names[output["node"]]], [output["name"]]))
             outputs.append(helper.make_tensor_value_info(output["name"], element_type(node), node["shape"]))

@@ -71,7 +71,7 @@ class OnnxRuntimePeer:
 class OpenVINOPeer:
     name = "openvino"
 
-    def __init__(self, model_path, threads):
+    def __init__(self, model_path, threads, output_names):
         import openvino
 
         core = openvino.Core()
@@ -84,11 +84,17 @@ class OpenVINOPeer:
         })
         self.request = self.compiled.create_infer_request()
         self.version = openvino.get_version()
-        self.output_names = [output.get_any_name() for output in self.compiled.outputs]
+        # A tensor can carry several names once OpenVINO fuses nodes: keep the one the model declared.
+        self.output_names = [next((name for name in output_names if name in output.get_names()), output.get_any_name())
+                             for output in self.compiled.outputs]
         self.input_names = [value.get_any_name() for value in self.compiled.inputs]
-        precision = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
-        if precision not in ("f32", "<Type: 'float32'>"):
+        precision = self.precision()
+        if precision != "f32":
             raise PeerError(f"openvino compiled the model in {precision}, not f32: the comparison would not be fp32")
+
+    def precision(self):
+        element_type = self.compiled.get_property("INFERENCE_PRECISION_HINT")
+        return element_type.get_type_name() if hasattr(element_type, "get_type_name") else str(element_type)
 
     def settings(self):
         def read(key):
@@ -99,19 +105,19 @@ class OpenVINOPeer:
             "INFERENCE_NUM_THREADS": read("INFERENCE_NUM_THREADS"),
             "NUM_STREAMS": read("NUM_STREAMS"),
             "PERFORMANCE_HINT": read("PERFORMANCE_HINT"),
-            "INFERENCE_PRECISION_HINT": str(self.compiled.get_property("INFERENCE_PRECISION_HINT")),
+            "INFERENCE_PRECISION_HINT": self.precision(),
         }
 
     def run(self, feeds):
         results = self.request.infer({name: feeds[name] for name in self.input_names})
-        return {output.get_any_name(): np.asarray(value) for output, value in results.items()}
+        return {name: np.asarray(results[index]) for index, name in enumerate(self.output_names)}
 
 
-def make_peer(name, model_path, threads):
+def make_peer(name, model_path, threads, output_names):
     if name == "onnxruntime":
         return OnnxRuntimePeer(model_path, threads)
     if name == "openvino":
-        return OpenVINOPeer(model_path, threads)
+        return OpenVINOPeer(model_path, threads, output_names)
     raise PeerError(f"unknown peer '{name}': the peers are {', '.join(PEERS)}")
 
 
@@ -149,7 +155,7 @@ def load_peer(name, arguments, feeds, reference):
     """The peer built and checked, and its report (samples not yet taken). Settings are strings,
     read back from the session or compiled model: what was applied, not what was asked for."""
     start = time.perf_counter()
-    peer = make_peer(name, arguments.model, arguments.threads)
+    peer = make_peer(name, arguments.model, arguments.threads, arguments.output_names)
     load_ms = (time.perf_counter() - start) * 1e3
     checked = parity(peer.run(feeds), reference)
     report = {"name": name, "version": peer.version, "settings": peer.settings(), "load_ms": load_ms,
@@ -235,7 +241,9 @@ def main():
     try:
         import onnx
 
-        input_names = [value.name for value in onnx.load(arguments.model, load_external_data=False).graph.input]
+        declared = onnx.load(arguments.model, load_external_data=False).graph
+        input_names = [value.name for value in declared.input]
+        arguments.output_names = [value.name for value in declared.output]
         feeds = read_feeds(arguments.inputs, input_names)
         missing = [name for name in input_names if name not in feeds]
         if missing:

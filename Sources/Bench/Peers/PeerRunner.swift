@@ -87,7 +87,7 @@ public final class PeerRunner {
     ]
     if reference != nil { arguments += ["--reference", files.reference.path] }
     log = files.log
-    FileManager.default.createFile(atPath: log.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: log.path, contents: nil)
     let input = Pipe()
     let output = Pipe()
     process = Process()
