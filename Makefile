@@ -6,8 +6,10 @@ export PATH := $(PATH):/opt/swift/usr/bin
 SWIFT ?= swift
 KILN := .build/release/kiln
 DEMO_DIR := out/demo
+PEERS_VENV := .peers-venv
+PYTHON ?= python3
 
-.PHONY: demo test deps build clean
+.PHONY: demo test deps build clean peers
 
 deps:
 	@scripts/install-deps
@@ -27,3 +29,9 @@ test: deps
 
 clean:
 	rm -rf .build out
+
+## Optional: ONNX Runtime and OpenVINO, run on Kiln's own graph and weights (bench/peers/).
+peers:
+	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet -r bench/peers/requirements.txt
+	$(PEERS_VENV)/bin/python -c "import numpy, onnx, onnxruntime, openvino; print('peers ready: numpy', numpy.__version__, '· onnx', onnx.__version__, '· onnxruntime', onnxruntime.__version__, '· openvino', openvino.__version__)"

@@ -59,6 +59,9 @@ struct Run: ParsableCommand {
   @Option(name: .customLong("save-inputs"), help: "Write the inputs used (seeded or read) into this safetensors file.")
   var saveInputs: String?
 
+  @Option(name: .customLong("save-weights"), help: "Write the weights used (seeded or read) into this safetensors file.")
+  var saveWeights: String?
+
   @Flag(help: "Print relative errors between executors (and against the reference for small graphs).")
   var check = false
 
@@ -83,6 +86,10 @@ struct Run: ParsableCommand {
 
     if let saveInputs {
       try writeSafetensors(feeds.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, to: URL(fileURLWithPath: saveInputs))
+    }
+
+    if let saveWeights {
+      try writeSafetensors(runnable.weights.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, to: URL(fileURLWithPath: saveWeights))
     }
 
     var results: [(name: String, measurement: ForwardMeasurement)] = []
