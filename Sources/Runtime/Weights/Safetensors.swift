@@ -338,26 +338,45 @@ public func writeSafetensors(_ tensors: [(String, RuntimeTensor)], to url: URL, 
   }
   // Pad with spaces so the data section starts 8-byte aligned, as the reference writer does.
   headerBytes.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - headerBytes.count % 8) % 8))
-  var file = Data(capacity: 8 + headerBytes.count + offset)
-  withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { file.append(contentsOf: $0) }
-  file.append(headerBytes)
-  for (_, tensor) in tensors {
-    switch tensor.storage {
-    // Little-endian hosts only (x86-64, AArch64), so the bytes go out as they are in memory.
-    case .f32(let values): values.withUnsafeBytes { file.append(contentsOf: $0) }
-    case .i32(let values): values.withUnsafeBytes { file.append(contentsOf: $0) }
+  var prefix = Data()
+  withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { prefix.append(contentsOf: $0) }
+  prefix.append(headerBytes)
+  // Streamed tensor by tensor, in slices: checkpoints pass 2 GiB, which one write cannot carry,
+  // and no second copy of the weights is built in memory.
+  try writeAtomically(to: url) { handle in
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+      let slice = 1 << 28
+      for start in stride(from: 0, to: bytes.count, by: slice) {
+        try handle.write(contentsOf: Data(bytes[start..<min(start + slice, bytes.count)]))
+      }
+    }
+    try prefix.withUnsafeBytes { try write($0) }
+    for (_, tensor) in tensors {
+      switch tensor.storage {
+      // Little-endian hosts only (x86-64, AArch64), so the bytes go out as they are in memory.
+      case .f32(let values): try values.withUnsafeBytes { try write($0) }
+      case .i32(let values): try values.withUnsafeBytes { try write($0) }
+      }
     }
   }
-  try writeAtomically(file, to: url)
 }
 
-/// Writes `data` to a temporary file in `url`'s folder, then renames it over `url`.
-func writeAtomically(_ data: Data, to url: URL) throws(RuntimeError) {
+/// Writes a file through `body` into a temporary file in `url`'s folder, then renames it over
+/// `url`, so a reader never sees a half-written file under the final name.
+func writeAtomically(to url: URL, _ body: (FileHandle) throws -> Void) throws(RuntimeError) {
   let temporary = url.deletingLastPathComponent()
     .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).\(UUID().uuidString).tmp")
+  guard FileManager.default.createFile(atPath: temporary.path, contents: nil),
+        let handle = try? FileHandle(forWritingTo: temporary) else {
+    throw RuntimeError.invalidWeights("cannot create \(temporary.path)")
+  }
   do {
-    try data.write(to: temporary)
+    try body(handle)
+    try handle.synchronize()
+    try handle.close()
   } catch {
+    try? handle.close()
+    try? FileManager.default.removeItem(at: temporary)
     throw RuntimeError.invalidWeights("cannot write \(temporary.path): \(error.localizedDescription)")
   }
   guard rename(temporary.path, url.path) == 0 else {
