@@ -249,8 +249,13 @@ private struct SuiteParser {
     guard let value = run["model"] else { throw fail(at + ".model", "missing (a model such as dit-xl-2, see `kiln models`)") }
     let model = try string(value, at + ".model")
     let config = try run["config"].map { try string($0, at + ".config") }
-    do { _ = try ModelRegistry.resolve(model, config: config) } catch {
+    let family: ModelFamily
+    do { family = try ModelRegistry.resolve(model, config: config).family } catch {
       throw fail(at + (config == nil ? ".model" : ".config"), "\(error)")
+    }
+    // A bare family name takes `config` as given; check it here rather than when tracing.
+    if let config, !family.configNames.contains(config) {
+      throw fail(at + ".config", "\(ModelError.unknownConfig(family: family.name, config: config, known: family.configNames))")
     }
     var overrides: [String: String] = [:]
     if let set = run["set"] {
