@@ -20,7 +20,7 @@ public typealias GenerationRunner = (GenerationRequest) throws -> GenerationFigu
 public enum BenchProgress: Sendable {
   case note(String)
   /// Case `index` of `total` starts; `etaSeconds` is the estimate for everything left, this case included.
-  case caseStarted(index: Int, total: Int, label: String, executor: String, profile: String?, threads: Int, etaSeconds: Double?)
+  case caseStarted(index: Int, total: Int, label: String, executor: String, profile: String?, threads: Int, etaSeconds: Double)
   case caseFinished(index: Int, total: Int, label: String, executor: String, milliseconds: Double, spread: Double, trustworthy: Bool)
 }
 
@@ -293,7 +293,6 @@ public struct BenchHarness {
                                        name: plan.run.label)
       let built = try CompiledExecutor(program: program, weights: weights, threads: benchCase.threads, policy: benchCase.numa ?? .local,
                                        topology: environment.topology, cache: environment.cache)
-      if benchCase.recordsKernels { try built.enableKernelTiming() }
       compiled = built
       executor = built
     case .eagerBLAS:
@@ -307,7 +306,15 @@ public struct BenchHarness {
       let start = DispatchTime.now().uptimeNanoseconds
       _ = try executor.run(inputs)
       samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
-      if benchCase.recordsKernels, let perKernel = compiled?.lastKernelSeconds { kernelSeconds.append(perKernel) }
+    }
+    // Kernel timing puts a barrier after every kernel, so it gets runs of its own, after the
+    // step samples: the step times above are those of the module as it normally runs.
+    if benchCase.recordsKernels, let compiled {
+      try compiled.enableKernelTiming()
+      for _ in 0..<benchCase.repetitions {
+        _ = try compiled.run(inputs)
+        if let perKernel = compiled.lastKernelSeconds { kernelSeconds.append(perKernel) }
+      }
     }
     return MeasuredCase(benchCase: benchCase, samples: samples, buildSeconds: buildSeconds, kernelSeconds: kernelSeconds,
                         program: benchCase.recordsKernels ? compiled?.program : nil)
@@ -322,8 +329,9 @@ struct ETA {
 
   var total: Int { estimates.count }
 
-  var remaining: Double? {
-    guard finished > 0 else { return nil }
+  /// Before the first case finishes, the unscaled guesses (which know nothing of compile times).
+  var remaining: Double {
+    guard finished > 0 else { return estimates.reduce(0, +) }
     let guessedSoFar = estimates[..<finished].reduce(0, +)
     let scale = guessedSoFar > 0 ? spentSeconds / guessedSoFar : 1
     return estimates[finished...].reduce(0, +) * scale

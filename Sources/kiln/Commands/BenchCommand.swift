@@ -59,7 +59,7 @@ final class ProgressPrinter {
       line("note: " + text)
     case let .caseStarted(index, total, label, executor, profile, threads, eta):
       let text = "[\(index)/\(total)] \(label) · \(executor)\(profile.map { " · \($0)" } ?? "") · \(threads)t"
-        + (eta.map { " · ETA " + Self.duration($0) } ?? "")
+        + " · ETA " + Self.duration(eta)
       if interactive {
         clear()
         FileHandle.standardError.write(Data(("\r" + text + " …").utf8))
