@@ -14,7 +14,8 @@ enum SVGChart {
 
   /// Log-log roofline: the bandwidth slope and the compute ceiling as lines, each point a circle
   /// coloured by its group (the template, or the model).
-  static func roofline(title: String, points: [RooflinePoint], peak: Double, bandwidth: Double) -> String {
+  /// `groupOrder` fixes each group's colour, so one template has one colour in every chart.
+  static func roofline(title: String, points: [RooflinePoint], peak: Double, bandwidth: Double, groupOrder: [String] = []) -> String {
     let (width, height) = (720.0, 420.0)
     let (left, right, top, bottom) = (70.0, 170.0, 30.0, 50.0)
     let plotted = points.filter { $0.intensity > 0 && $0.gflops > 0 }
@@ -45,14 +46,15 @@ enum SVGChart {
     svg += text((left + width - right) / 2, height - 12, "arithmetic intensity (FLOP/byte)", anchor: "middle")
     svg += "<text x=\"16\" y=\"\((top + height - bottom) / 2)\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 16 \((top + height - bottom) / 2))\">GFLOP/s</text>\n"
 
+    let colours = orderedUnique(groupOrder + plotted.map(\.group))
     let groups = orderedUnique(plotted.map(\.group))
     for point in plotted {
-      let colour = palette[(groups.firstIndex(of: point.group) ?? 0) % palette.count]
+      let colour = palette[(colours.firstIndex(of: point.group) ?? 0) % palette.count]
       svg += "<circle data-point=\"\(escape(point.label))\" cx=\(attr(x(point.intensity))) cy=\(attr(y(point.gflops))) r=\"5\" "
         + "fill=\"\(colour)\" fill-opacity=\"0.75\" stroke=\"#222\" stroke-width=\"0.5\"><title>\(escape(point.label)): "
         + String(format: "%.3g FLOP/B, %.3g GFLOP/s", point.intensity, point.gflops) + "</title></circle>\n"
     }
-    svg += legend(groups, x: width - right + 12, y: top)
+    svg += legend(groups, x: width - right + 12, y: top, colourOrder: colours)
     return svg + "</svg>\n"
   }
 
@@ -64,13 +66,13 @@ enum SVGChart {
   }
 
   /// Grouped horizontal bars: one group per category, one bar per series; untrustworthy bars hatched.
-  static func groupedBars(title: String, unit: String, categories: [String], bars: [Bar]) -> String {
+  static func groupedBars(title: String, unit: String, categories: [String], bars: [Bar], references: [(value: Double, label: String)] = []) -> String {
     let series = orderedUnique(bars.map(\.series))
     let barHeight = 14.0, gap = 10.0
     let left = 190.0, right = 150.0, width = 720.0, top = 30.0
     let rowsPerGroup = Double(max(series.count, 1))
     let height = top + Double(categories.count) * (rowsPerGroup * barHeight + gap) + 30
-    let maxValue = max(bars.map(\.value).max() ?? 1, 1e-9)
+    let maxValue = max(bars.map(\.value).max() ?? 1, references.map(\.value).max() ?? 0, 1e-9)
     var svg = open(width: width, height: height, title: title)
     svg += "<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">"
       + "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#fff\" stroke-width=\"3\"/></pattern></defs>\n"
@@ -91,6 +93,11 @@ enum SVGChart {
         svg += text(left + length + 4, rowY + barHeight - 4, String(format: "%.4g", bar.value) + (bar.trustworthy ? "" : " ⚠"), anchor: "start")
       }
       yCursor += rowsPerGroup * barHeight + gap
+    }
+    for reference in references {
+      let referenceX = left + reference.value / maxValue * (width - left - right)
+      svg += line(referenceX, top - 4, referenceX, yCursor, stroke: "#444", cssClass: "reference")
+      svg += text(referenceX, yCursor + 12, reference.label, anchor: "middle")
     }
     svg += text(left, height - 8, unit, anchor: "start")
     svg += legend(series, x: width - right + 40, y: top)
@@ -134,11 +141,12 @@ enum SVGChart {
     line(left, top, left, bottom, stroke: "#000") + line(left, bottom, right, bottom, stroke: "#000")
   }
 
-  static func legend(_ names: [String], x: Double, y: Double) -> String {
+  static func legend(_ names: [String], x: Double, y: Double, colourOrder: [String]? = nil) -> String {
     var svg = ""
     for (index, name) in names.enumerated() {
       let rowY = y + Double(index) * 16
-      svg += "<rect x=\(attr(x)) y=\(attr(rowY)) width=\"10\" height=\"10\" fill=\"\(palette[index % palette.count])\"/>\n"
+      let colourIndex = colourOrder?.firstIndex(of: name) ?? index
+      svg += "<rect x=\(attr(x)) y=\(attr(rowY)) width=\"10\" height=\"10\" fill=\"\(palette[colourIndex % palette.count])\"/>\n"
       svg += text(x + 14, rowY + 9, name, anchor: "start")
     }
     return svg

@@ -117,6 +117,7 @@ public struct BenchHarness {
     }
 
     let generationRows = try suite.generationRuns.map { try measureGeneration($0) }
+    notes += Self.ceilingWarnings(models: models, kernels: kernels, host: host)
     let formatter = ISO8601DateFormatter()
     return BenchReport(
       suite: SuiteSummary(name: suite.name, file: suite.file, description: suite.description),
@@ -153,6 +154,16 @@ public struct BenchHarness {
   }
 
   // MARK: Host and ceilings
+
+  /// A figure above its ceiling means the ceilings were measured low (often on a busy machine).
+  static func ceilingWarnings(models: [ModelSection], kernels: [KernelRow], host: HostSection) -> [String] {
+    let overKernels = kernels.filter { $0.percentOfPeak > 100 }
+    let overModels = models.flatMap { model in model.cases.filter { $0.gflops > host.peak(threads: $0.threads) }.map { "\(model.name) \($0.executor) \($0.threads)t" } }
+    guard !overKernels.isEmpty || !overModels.isEmpty else { return [] }
+    let names = overKernels.map { "\($0.model) \($0.name)" } + overModels
+    return ["\(names.count) figure\(names.count == 1 ? "" : "s") above the measured compute ceiling (\(names.prefix(4).joined(separator: ", "))\(names.count > 4 ? ", …" : "")): "
+      + "the ceilings (\(host.ceilingsMeasuredAt)) are too low; measure them again on a quiet machine with `kiln profile \(host.profile) --measure`"]
+  }
 
   func hostSection(primaryProfile name: String) throws -> (HostSection, [String]) {
     var profile = try HardwareProfile.named(name, host: environment.host, store: environment.profileStore)

@@ -37,6 +37,17 @@ public enum ReportWriter {
 
   static func number(_ value: Double, _ digits: Int = 2) -> String { value.isFinite ? String(format: "%.\(digits)f", value) : "–" }
 
+  /// 475.90 G, 12.3 M: FLOPs of models from tiny to real size in one column.
+  static func flops(_ value: Int) -> String {
+    let units: [(Double, String)] = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")]
+    let scaled = Double(value)
+    for (size, unit) in units where scaled >= size { return String(format: "%.2f %@", scaled / size, unit) }
+    return String(value)
+  }
+
+  /// Kernel rows shown per model in the Markdown and HTML tables (report.json has them all).
+  static let kernelRowsShown = 12
+
   static func mark(_ trustworthy: Bool) -> String { trustworthy ? "" : " " + untrustedMark }
 
   static func tables(_ report: BenchReport) -> [ReportTable] {
@@ -63,8 +74,8 @@ public enum ReportWriter {
     tables.append(ReportTable(title: "Models: time per step (headline: first profile, all threads)",
                               header: ["model", "executor", "profile", "threads", "ms/step (median)", "min", "max", "spread", "runs", "GFLOP/s"],
                               rows: perExecutor))
-    tables.append(ReportTable(title: "Speedup of compiled", header: ["model", "GFLOP", "vs naive", "vs eager-blas"], rows: report.models.map { model in
-      [model.name, number(Double(model.flops) / 1e9, 2), model.speedup.vsNaive.map { number($0) + "×" } ?? "–",
+    tables.append(ReportTable(title: "Speedup of compiled", header: ["model", "FLOPs/step", "vs naive", "vs eager-blas"], rows: report.models.map { model in
+      [model.name, flops(model.flops), model.speedup.vsNaive.map { number($0) + "×" } ?? "–",
        model.speedup.vsEagerBlas.map { number($0) + "×" } ?? "–"]
     }))
     tables.append(ReportTable(title: "Thread scaling (1 → all)", header: ["model", "executor", "1 thread ms", "all threads ms", "threads", "speedup"],
@@ -79,16 +90,12 @@ public enum ReportWriter {
     tables.append(ReportTable(
       title: "Kernels (compiled; instances of one function summed)",
       header: ["model", "kernel", "template", "calls", "MFLOP/call", "KB/call", "FLOP/B", "ms", "GFLOP/s", "% peak", "bound"],
-      rows: report.kernels.map {
-        [$0.model, $0.name, $0.template, String($0.calls), number(Double($0.flops) / 1e6, 3), number(Double($0.bytes) / 1e3, 1),
-         number($0.arithmeticIntensity), number($0.seconds * 1e3, 3) + mark($0.trustworthy), number($0.gflops, 1),
-         number($0.percentOfPeak, 1), $0.bound]
-      }))
+      rows: kernelTableRows(report.kernels)))
     tables.append(ReportTable(
       title: "Whole models on the roofline (compiled, all threads)",
-      header: ["model", "GFLOP", "compulsory MB", "FLOP/B", "GFLOP/s", "% peak", "bound"],
+      header: ["model", "FLOPs/step", "compulsory MB", "FLOP/B", "GFLOP/s", "% peak", "bound"],
       rows: contrastPoints(report).map { point in
-        [point.model.name, number(Double(point.model.flops) / 1e9, 2), number(Double(point.model.compulsoryBytes) / 1e6, 1),
+        [point.model.name, flops(point.model.flops), number(Double(point.model.compulsoryBytes) / 1e6, 1),
          number(point.model.arithmeticIntensity), number(point.result.gflops, 1),
          number(100 * point.result.gflops / host.peak(threads: point.result.threads), 1),
          point.model.arithmeticIntensity >= host.ridge(threads: point.result.threads) ? "compute" : "memory"]
@@ -110,6 +117,27 @@ public enum ReportWriter {
          number($0.buildSeconds, 1)]
       } }))
     return tables
+  }
+
+  /// Each model's slowest kernels first, the rest folded into one line.
+  static func kernelTableRows(_ kernels: [KernelRow]) -> [[String]] {
+    var rows: [[String]] = []
+    for model in SVGChart.orderedUnique(kernels.map(\.model)) {
+      let ranked = kernels.filter { $0.model == model }.sorted { $0.seconds > $1.seconds }
+      for kernel in ranked.prefix(kernelRowsShown) {
+        rows.append([model, kernel.name, kernel.template, String(kernel.calls), number(Double(kernel.flops) / 1e6, 3),
+                     number(Double(kernel.bytes) / 1e3, 1), number(kernel.arithmeticIntensity), number(kernel.seconds * 1e3, 3) + mark(kernel.trustworthy),
+                     number(kernel.gflops, 1), number(kernel.percentOfPeak, 1), kernel.bound])
+      }
+      let rest = ranked.dropFirst(kernelRowsShown)
+      if !rest.isEmpty {
+        let total = ranked.reduce(0) { $0 + $1.seconds }
+        let share = total > 0 ? 100 * rest.reduce(0) { $0 + $1.seconds } / total : 0
+        rows.append([model, "… \(rest.count) more (report.json)", "", String(rest.reduce(0) { $0 + $1.calls }), "", "", "",
+                     number(rest.reduce(0) { $0 + $1.seconds } * 1e3, 3) + " (" + number(share, 1) + " %)", "", "", ""])
+      }
+    }
+    return rows
   }
 
   static func order(_ executor: String) -> Int { BenchExecutor(rawValue: executor).flatMap { BenchExecutor.allCases.firstIndex(of: $0) } ?? 99 }
@@ -173,7 +201,9 @@ public enum ReportWriter {
         body += "<p>Nothing measured.</p>\n"
         continue
       }
-      body += "<table><thead><tr>" + table.header.map { "<th>\(SVGChart.escape($0))</th>" }.joined() + "</tr></thead><tbody>\n"
+      let hasHeader = table.header.contains { !$0.isEmpty }
+      body += "<table>" + (hasHeader ? "<thead><tr>" + table.header.map { "<th>\(SVGChart.escape($0))</th>" }.joined() + "</tr></thead>" : "")
+        + "<tbody>\n"
       for row in table.rows {
         body += "<tr>" + row.map { cell in
           let untrusted = cell.hasSuffix(untrustedMark)
@@ -210,15 +240,20 @@ public enum ReportWriter {
       charts["Models: time per step (headline: first profile, all threads)"] = [SVGChart.groupedBars(
         title: "GFLOP/s per executor (higher is better)", unit: "GFLOP/s", categories: report.models.map(\.name), bars: headline)]
     }
-    let scaling = report.models.flatMap { model in model.threadScaling.flatMap { scaling in [
-      SVGChart.Bar(label: "\(model.name) \(scaling.executor)", series: "1 thread", value: scaling.oneThreadMs, trustworthy: scaling.trustworthy),
-      SVGChart.Bar(label: "\(model.name) \(scaling.executor)", series: "\(scaling.threads) threads", value: scaling.allThreadsMs, trustworthy: scaling.trustworthy),
-    ] } }
+    // Speedups rather than times: one scale for models whose steps differ by orders of magnitude.
+    let scaling = report.models.flatMap { model in model.threadScaling.map { scaling in
+      SVGChart.Bar(label: model.name, series: scaling.executor, value: scaling.speedup, trustworthy: scaling.trustworthy)
+    } }
     if !scaling.isEmpty {
+      let threads = report.models.flatMap(\.threadScaling).map(\.threads).max() ?? host.cores
       charts["Thread scaling (1 → all)"] = [SVGChart.groupedBars(
-        title: "ms per step, 1 thread against all (lower is better)", unit: "ms per step",
-        categories: SVGChart.orderedUnique(scaling.map(\.label)), bars: scaling)]
+        title: "Speedup from 1 to \(threads) threads (ideal: \(threads)×; below 1× is a slowdown)", unit: "× faster than 1 thread",
+        categories: SVGChart.orderedUnique(scaling.map(\.label)), bars: scaling,
+        references: [(1, "1×"), (Double(threads), "ideal \(threads)×")])]
     }
+    // The templates that take the most time get the first (most distinct) colours.
+    let templateSeconds = Dictionary(report.kernels.map { ($0.template, $0.seconds) }, uniquingKeysWith: +)
+    let templates = templateSeconds.keys.sorted { (templateSeconds[$0] ?? 0, $1) > (templateSeconds[$1] ?? 0, $0) }
     var rooflines: [String] = []
     for model in SVGChart.orderedUnique(report.kernels.map(\.model)) {
       let rows = report.kernels.filter { $0.model == model }
@@ -226,7 +261,7 @@ public enum ReportWriter {
       rooflines.append(SVGChart.roofline(
         title: "\(model): kernels on the roofline (\(threads) threads)",
         points: rows.map { .init(label: "\($0.name) ×\($0.calls)", group: $0.template, intensity: $0.arithmeticIntensity, gflops: $0.gflops) },
-        peak: host.peak(threads: threads), bandwidth: host.bandwidthGBs))
+        peak: host.peak(threads: threads), bandwidth: host.bandwidthGBs, groupOrder: templates))
     }
     if !rooflines.isEmpty { charts["Kernels (compiled; instances of one function summed)"] = rooflines }
     let contrast = contrastPoints(report)

@@ -122,7 +122,7 @@ enum ReportSchema {
     #expect(points(contrast) == report.models.count)
     if report.host.cores > 1 {
       let scaling = try #require(charts["Thread scaling (1 → all)"]?.first)
-      #expect(points(scaling) == 2 * report.models.map(\.threadScaling.count).reduce(0, +))
+      #expect(points(scaling) == report.models.map(\.threadScaling.count).reduce(0, +))
     }
     let html = ReportWriter.html(report)
     #expect(points(html) == charts.values.flatMap { $0 }.map(points).reduce(0, +))

@@ -5,7 +5,24 @@ import Foundation
 /// `kiln report compare OLD.json NEW.json`: what changed between two bench reports.
 struct ReportCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "report", abstract: "Work with bench reports.", subcommands: [Compare.self])
+    commandName: "report", abstract: "Work with bench reports.", subcommands: [Compare.self, Render.self])
+
+  struct Render: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Write report.md and report.html again from a report.json (after a writer change, or into another folder).")
+
+    @Argument(help: "A report.json written by `kiln bench`.")
+    var report: String
+
+    @Option(name: .shortAndLong, help: "Folder for the three files (default: the report's own folder).")
+    var output: String?
+
+    func run() throws {
+      let url = URL(fileURLWithPath: report)
+      let folder = output.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? url.deletingLastPathComponent()
+      for file in try ReportWriter.write(try BenchReport(contentsOf: url), to: folder) { print("wrote \(file.path)") }
+    }
+  }
 
   struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
