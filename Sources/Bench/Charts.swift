@@ -15,7 +15,8 @@ enum SVGChart {
   /// Log-log roofline: the bandwidth slope and the compute ceiling as lines, each point a circle
   /// coloured by its group (the template, or the model).
   /// `groupOrder` fixes each group's colour, so one template has one colour in every chart.
-  static func roofline(title: String, points: [RooflinePoint], peak: Double, bandwidth: Double, groupOrder: [String] = []) -> String {
+  static func roofline(title: String, points: [RooflinePoint], peak: Double, bandwidth: Double, groupOrder: [String] = [],
+                       labelPoints: Bool = false) -> String {
     let (width, height) = (720.0, 420.0)
     let (left, right, top, bottom) = (70.0, 170.0, 30.0, 50.0)
     let plotted = points.filter { $0.intensity > 0 && $0.gflops > 0 }
@@ -42,17 +43,30 @@ enum SVGChart {
     svg += line(x(slopeStart), y(max(bandwidth * slopeStart, yMin)), x(ridge), y(peak), stroke: "#444", width: 2, cssClass: "ceiling")
     svg += line(x(ridge), y(peak), x(xMax), y(peak), stroke: "#444", width: 2, cssClass: "ceiling")
     svg += text(x(xMax) - 4, y(peak) - 6, String(format: "peak %.0f GFLOP/s", peak), anchor: "end")
-    svg += text(x(slopeStart) + 6, y(max(bandwidth * slopeStart, yMin)) - 8, String(format: "%.0f GB/s", bandwidth), anchor: "start")
+    svg += text(x(slopeStart) + 14, y(max(bandwidth * slopeStart, yMin)) + 14, String(format: "%.0f GB/s", bandwidth), anchor: "start")
     svg += text((left + width - right) / 2, height - 12, "arithmetic intensity (FLOP/byte)", anchor: "middle")
     svg += "<text x=\"16\" y=\"\((top + height - bottom) / 2)\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 16 \((top + height - bottom) / 2))\">GFLOP/s</text>\n"
 
     let colours = orderedUnique(groupOrder + plotted.map(\.group))
     let groups = orderedUnique(plotted.map(\.group))
+    var placedLabels: [(x: Double, y: Double, width: Double)] = []
     for point in plotted {
       let colour = palette[(colours.firstIndex(of: point.group) ?? 0) % palette.count]
       svg += "<circle data-point=\"\(escape(point.label))\" cx=\(attr(x(point.intensity))) cy=\(attr(y(point.gflops))) r=\"5\" "
         + "fill=\"\(colour)\" fill-opacity=\"0.75\" stroke=\"#222\" stroke-width=\"0.5\"><title>\(escape(point.label)): "
         + String(format: "%.3g FLOP/B, %.3g GFLOP/s", point.intensity, point.gflops) + "</title></circle>\n"
+      if labelPoints {
+        // Right of the point, else left, above or below: the first place no earlier label covers.
+        let (px, py) = (x(point.intensity), y(point.gflops))
+        let labelWidth = 6.5 * Double(point.label.count)
+        let candidates = [(px + 8, py + 4), (px - 8 - labelWidth, py + 4), (px - labelWidth / 2, py - 9), (px - labelWidth / 2, py + 17)]
+        func overlaps(_ box: (Double, Double)) -> Bool {
+          placedLabels.contains { $0.x < box.0 + labelWidth && box.0 < $0.x + $0.width && abs($0.y - box.1) < 12 }
+        }
+        let place = candidates.first { !overlaps($0) } ?? candidates[0]
+        placedLabels.append((place.0, place.1, labelWidth))
+        svg += text(place.0, place.1, point.label, anchor: "start")
+      }
     }
     svg += legend(groups, x: width - right + 12, y: top, colourOrder: colours)
     return svg + "</svg>\n"

@@ -269,7 +269,7 @@ public enum ReportWriter {
       charts["Whole models on the roofline (compiled, all threads)"] = [SVGChart.roofline(
         title: "Whole models: FLOPs / compulsory bytes against achieved GFLOP/s",
         points: contrast.map { .init(label: $0.model.name, group: $0.model.family, intensity: $0.model.arithmeticIntensity, gflops: $0.result.gflops) },
-        peak: host.peak(threads: host.cores), bandwidth: host.bandwidthGBs)]
+        peak: host.peak(threads: host.cores), bandwidth: host.bandwidthGBs, labelPoints: true)]
     }
     if !report.generation.rows.isEmpty {
       charts["End-to-end generation"] = [SVGChart.stackedBars(
