@@ -126,6 +126,33 @@ public struct BenchHarness {
       generation: GenerationSection(available: environment.generation != nil, rows: generationRows), notes: notes)
   }
 
+  /// One planned case and the first guess at its seconds (warm-ups, repetitions and kernel-timing runs).
+  public struct PlannedCase: Sendable {
+    public var label: String
+    public var executor: String
+    public var profile: String?
+    public var threads: Int
+    public var runs: Int
+    public var gflop: Double
+    public var estimatedSeconds: Double
+  }
+
+  /// Every case the suite would run, with a guess at its time from the FLOPs and the host's
+  /// ceilings; nothing is built or timed. Compile time on a cold cache is not included.
+  public func plannedCases(_ suite: Suite) throws -> (host: HostSection, cases: [PlannedCase], notes: [String]) {
+    let primary = suite.modelRuns.first?.profiles.first ?? HardwareProfile.nativeName
+    let (host, hostNotes) = try hostSection(primaryProfile: primary)
+    let (plans, planNotes) = try plan(suite)
+    let cases = plans.flatMap { plan in
+      plan.cases.map { benchCase in
+        PlannedCase(label: plan.run.label, executor: benchCase.executor.rawValue, profile: benchCase.profile?.name, threads: benchCase.threads,
+                    runs: benchCase.warmups + benchCase.repetitions * (benchCase.recordsKernels ? 2 : 1), gflop: Double(plan.flops) / 1e9,
+                    estimatedSeconds: estimateSeconds(benchCase, plan: plan, host: host))
+      }
+    }
+    return (host, cases, hostNotes + planNotes)
+  }
+
   /// Generation entries fail before anything runs when this build has no pipeline for them.
   func refuseUnavailableGeneration(_ suite: Suite) throws {
     guard environment.generation == nil else { return }
@@ -269,7 +296,8 @@ public struct BenchHarness {
     case .naive: efficiency = 0.02
     }
     let perRun = Double(plan.flops) / (host.peak(threads: benchCase.threads) * 1e9 * efficiency)
-    return perRun * Double(benchCase.warmups + benchCase.repetitions) + 0.2
+    let runs = benchCase.warmups + benchCase.repetitions * (benchCase.recordsKernels ? 2 : 1)
+    return perRun * Double(runs) + 0.2
   }
 
   // MARK: Measuring

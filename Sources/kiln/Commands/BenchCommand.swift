@@ -22,11 +22,20 @@ struct BenchCommand: ParsableCommand {
   @Option(help: "Spread ((max − min) / median) above which a figure is marked not trustworthy, in percent.")
   var spreadThreshold = 10.0
 
+  @Flag(help: "List the cases and a first guess at their run time from FLOPs and the measured peak; run nothing.")
+  var plan = false
+
   func run() throws {
     let here = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
     let suite = try Suite(contentsOf: try Suite.locate(self.suite, from: here))
+    // After generation is merged, this is where its pipeline is handed to the bench:
+    // `BenchEnvironment.current(generation: { request in GenerationFigures(…) })`.
     var environment = try BenchEnvironment.current()
     environment.spreadThreshold = spreadThreshold / 100
+    if plan {
+      try printPlan(suite, environment: environment)
+      return
+    }
     let printer = ProgressPrinter(interactive: isatty(STDERR_FILENO) == 1)
     if let minutes = suite.expectedMinutes { printer.line("suite \(suite.name): expected to take about \(Int(minutes.rounded())) min on the reference machine") }
     let report = try BenchHarness(environment: environment, progress: printer.show).run(suite)
@@ -38,6 +47,23 @@ struct BenchCommand: ParsableCommand {
     print(String(format: "suite %@: %d cases in %.0f s", suite.name, report.models.flatMap(\.cases).count, report.durationSeconds)
       + (untrusted > 0 ? ", \(untrusted) with a spread above \(Int(spreadThreshold)) % (marked ⚠)" : ""))
     for file in files { print("  wrote \(file.path)") }
+  }
+}
+
+extension BenchCommand {
+  func printPlan(_ suite: Suite, environment: BenchEnvironment) throws {
+    let planned = try BenchHarness(environment: environment).plannedCases(suite)
+    planned.notes.forEach { print("note: " + $0) }
+    print(String(format: "host: %@, peak %.0f / %.0f GFLOP/s (1 core / all), %.0f GB/s", planned.host.cpu,
+                 planned.host.peakGflops.oneCore, planned.host.peakGflops.allCores, planned.host.bandwidthGBs))
+    for item in planned.cases {
+      func padded(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
+      print("  " + padded(item.label, 40) + " " + padded(item.executor, 10) + " " + padded(item.profile ?? "–", 14)
+        + String(format: " %2dt  %2d runs  %9.2f GFLOP  ~%7.1f s", item.threads, item.runs, item.gflop, item.estimatedSeconds))
+    }
+    let total = planned.cases.reduce(0) { $0 + $1.estimatedSeconds }
+    print("\(planned.cases.count) cases, first guess ≈ \(ProgressPrinter.duration(total)) (compiled at 50 % of peak, eager-blas 30 %, naive 2 %; "
+      + "no compile time)" + (suite.generationRuns.isEmpty ? "" : "; plus \(suite.generationRuns.count) generation entr\(suite.generationRuns.count == 1 ? "y" : "ies")"))
   }
 }
 
