@@ -87,9 +87,10 @@ public struct BenchHarness {
       let weights = try SeededWeights.initialize(for: plan.graph, seed: 0)
       let inputs = try SeededInputs.make(for: plan.graph, seed: 0, timestep: Self.flowMatchingFamilies.contains(plan.family) ? 0.5 : 500)
       var results: [CaseResult] = []
-      var kernelSamples: [Int: [[Double]]] = [:]
+      // Only the headline compiled case records kernel times: one program and its samples per model.
+      var kernelSamples: [[Double]] = []
       var program: Program?
-      for (caseIndex, benchCase) in plan.cases.enumerated() {
+      for benchCase in plan.cases {
         progress(.caseStarted(index: index + 1, total: clock.total, label: plan.run.label, executor: benchCase.executor.rawValue,
                               profile: benchCase.profile?.name, threads: benchCase.threads, etaSeconds: clock.remaining))
         let caseStart = Date()
@@ -98,7 +99,7 @@ public struct BenchHarness {
           throw BenchError.caseFailed("\(plan.run.label) \(benchCase.executor.rawValue)", "\(error)")
         }
         if benchCase.recordsKernels {
-          kernelSamples[caseIndex] = measured.kernelSeconds
+          kernelSamples = measured.kernelSeconds
           program = measured.program
         }
         results.append(measured.result(flops: plan.flops, threshold: environment.spreadThreshold))
@@ -110,8 +111,8 @@ public struct BenchHarness {
       }
       let section = ReportBuilder.modelSection(plan: plan, results: results, primaryProfile: plan.run.profiles.first)
       models.append(section)
-      if let program, let samples = kernelSamples.values.first, let headline = section.executors[BenchExecutor.compiled.rawValue] {
-        kernels += ReportBuilder.kernelRows(model: plan.run.label, program: program, samples: samples, threads: headline.threads,
+      if let program, let headline = section.executors[BenchExecutor.compiled.rawValue] {
+        kernels += ReportBuilder.kernelRows(model: plan.run.label, program: program, samples: kernelSamples, threads: headline.threads,
                                             host: host, threshold: environment.spreadThreshold)
       }
     }
