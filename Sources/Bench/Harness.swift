@@ -199,7 +199,6 @@ public struct BenchHarness {
     var source = "stored"
     if profile.ceilings == nil {
       notes.append("no measured ceilings stored for profile '\(name)': measuring them now (about 2 s), as `kiln profile \(name) --measure` does")
-      progress(.note(notes[notes.count - 1]))
       profile = try profile.measuringCeilings(on: environment.host, with: environment.ceilingMeasurement,
                                               cache: try environment.cache ?? ModuleCache(), store: environment.profileStore)
       source = "measured for this report"
