@@ -63,6 +63,7 @@ let package = Package(
     /// The C kernel harness in `kernels/` is compiled and run by KernelTemplateTests, not by SwiftPM.
     .testTarget(name: "CodegenTests", dependencies: ["Codegen", "Tracer", "Models", "KilnTestSupport"], exclude: ["kernels"]),
     .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Tracer", "Codegen", "Models", "KilnTestSupport"]),
+    .testTarget(name: "BenchTests", dependencies: ["Bench", "Runtime", "Codegen", "Tracer", "KilnTestSupport"]),
     /// ONNX Runtime and OpenVINO on Kiln's exported graphs; skipped where `make peers` has not run.
     .testTarget(name: "PeersTests", dependencies: ["Bench", "Runtime", "Models", "Tracer", "KilnTestSupport"]),
     /// Runs the built `kiln` executable as a user would.

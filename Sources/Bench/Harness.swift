@@ -1,0 +1,383 @@
+import Codegen
+import Foundation
+import Models
+import Runtime
+import Tracer
+
+/// What a generation entry asks for, resolved on this machine.
+public struct GenerationRequest: Sendable {
+  public var run: GenerationRun
+  public var threads: Int
+  public var profile: HardwareProfile
+}
+
+/// Runs one end-to-end generation (denoising loop + VAE decode) and returns its figures. The
+/// build that has a generation pipeline passes one to `BenchHarness`; without one, a suite's
+/// generation entries are refused before anything runs.
+public typealias GenerationRunner = (GenerationRequest) throws -> GenerationFigures
+
+/// Where the bench is: announced to the progress callback as it goes.
+public enum BenchProgress: Sendable {
+  case note(String)
+  /// Case `index` of `total` starts; `etaSeconds` is the estimate for everything left, this case included.
+  case caseStarted(index: Int, total: Int, label: String, executor: String, profile: String?, threads: Int, etaSeconds: Double)
+  case caseFinished(index: Int, total: Int, label: String, executor: String, milliseconds: Double, spread: Double, trustworthy: Bool)
+}
+
+/// The machine the bench runs on and the settings every case shares.
+public struct BenchEnvironment {
+  public var topology: Topology
+  public var host: HostInfo
+  public var hostName: String
+  public var spreadThreshold: Double
+  public var profileStore: ProfileStore
+  public var cache: ModuleCache?
+  public var ceilingMeasurement: CeilingMeasurement
+  public var generation: GenerationRunner?
+
+  public init(topology: Topology, host: HostInfo, hostName: String = ProcessInfo.processInfo.hostName,
+              spreadThreshold: Double = SampleStatistics.defaultSpreadThreshold, profileStore: ProfileStore = ProfileStore(),
+              cache: ModuleCache? = nil, ceilingMeasurement: CeilingMeasurement = CeilingMeasurement(), generation: GenerationRunner? = nil) {
+    self.topology = topology
+    self.host = host
+    self.hostName = hostName
+    self.spreadThreshold = spreadThreshold
+    self.profileStore = profileStore
+    self.cache = cache
+    self.ceilingMeasurement = ceilingMeasurement
+    self.generation = generation
+  }
+
+  public static func current(generation: GenerationRunner? = nil) throws -> BenchEnvironment {
+    BenchEnvironment(topology: try Topology.current(), host: try HostDetection.current(), generation: generation)
+  }
+}
+
+/// Runs a suite: for each case builds the executor once, warms up, repeats, keeps every sample.
+public struct BenchHarness {
+  public var environment: BenchEnvironment
+  public var progress: (BenchProgress) -> Void
+
+  public init(environment: BenchEnvironment, progress: @escaping (BenchProgress) -> Void = { _ in }) {
+    self.environment = environment
+    self.progress = progress
+  }
+
+  /// Families whose timestep input is a flow-matching time in [0, 1] rather than a DDPM step.
+  static let flowMatchingFamilies: Set<String> = ["mmdit", "video-dit"]
+
+  public func run(_ suite: Suite) throws -> BenchReport {
+    let started = Date()
+    try refuseUnavailableGeneration(suite)
+    var notes: [String] = []
+    let primaryProfileName = suite.modelRuns.first?.profiles.first ?? suite.generationRuns.first?.profile ?? HardwareProfile.nativeName
+    let (host, hostNotes) = try hostSection(primaryProfile: primaryProfileName)
+    notes += hostNotes
+    hostNotes.forEach { progress(.note($0)) }
+
+    let (plans, planNotes) = try plan(suite)
+    notes += planNotes
+    planNotes.forEach { progress(.note($0)) }
+    var clock = ETA(estimates: plans.flatMap { plan in plan.cases.map { estimateSeconds($0, plan: plan, host: host) } })
+
+    var models: [ModelSection] = []
+    var kernels: [KernelRow] = []
+    var index = 0
+    for plan in plans {
+      let weights = try SeededWeights.initialize(for: plan.graph, seed: 0)
+      let inputs = try SeededInputs.make(for: plan.graph, seed: 0, timestep: Self.flowMatchingFamilies.contains(plan.family) ? 0.5 : 500)
+      var results: [CaseResult] = []
+      // Only the headline compiled case records kernel times: one program and its samples per model.
+      var kernelSamples: [[Double]] = []
+      var program: Program?
+      for benchCase in plan.cases {
+        progress(.caseStarted(index: index + 1, total: clock.total, label: plan.run.label, executor: benchCase.executor.rawValue,
+                              profile: benchCase.profile?.name, threads: benchCase.threads, etaSeconds: clock.remaining))
+        let caseStart = Date()
+        let measured: MeasuredCase
+        do { measured = try measure(benchCase, plan: plan, weights: weights, inputs: inputs) } catch {
+          throw BenchError.caseFailed("\(plan.run.label) \(benchCase.executor.rawValue)", "\(error)")
+        }
+        if benchCase.recordsKernels {
+          kernelSamples = measured.kernelSeconds
+          program = measured.program
+        }
+        results.append(measured.result(flops: plan.flops, threshold: environment.spreadThreshold))
+        clock.finish(seconds: Date().timeIntervalSince(caseStart))
+        index += 1
+        let last = results[results.count - 1]
+        progress(.caseFinished(index: index, total: clock.total, label: plan.run.label, executor: last.executor,
+                               milliseconds: last.msPerStep, spread: last.spread, trustworthy: last.trustworthy))
+      }
+      let section = ReportBuilder.modelSection(plan: plan, results: results, primaryProfile: plan.run.profiles.first)
+      models.append(section)
+      if let program, let headline = section.executors[BenchExecutor.compiled.rawValue] {
+        kernels += ReportBuilder.kernelRows(model: plan.run.label, program: program, samples: kernelSamples, threads: headline.threads,
+                                            host: host, threshold: environment.spreadThreshold)
+      }
+    }
+
+    let generationRows = try suite.generationRuns.map { try measureGeneration($0) }
+    notes += Self.ceilingWarnings(models: models, kernels: kernels, host: host)
+    let formatter = ISO8601DateFormatter()
+    return BenchReport(
+      suite: SuiteSummary(name: suite.name, file: suite.file, description: suite.description),
+      createdAt: formatter.string(from: started), durationSeconds: Date().timeIntervalSince(started),
+      spreadThreshold: environment.spreadThreshold, host: host, models: models, kernels: kernels,
+      generation: GenerationSection(available: environment.generation != nil, rows: generationRows), notes: notes)
+  }
+
+  /// One planned case and the first guess at its seconds (warm-ups, repetitions and kernel-timing runs).
+  public struct PlannedCase: Sendable {
+    public var label: String
+    public var executor: String
+    public var profile: String?
+    public var threads: Int
+    public var runs: Int
+    public var gflop: Double
+    public var estimatedSeconds: Double
+  }
+
+  /// Every case the suite would run, with a guess at its time from the FLOPs and the host's
+  /// ceilings; nothing is built or timed. Compile time on a cold cache is not included.
+  public func plannedCases(_ suite: Suite) throws -> (host: HostSection, cases: [PlannedCase], notes: [String]) {
+    let primary = suite.modelRuns.first?.profiles.first ?? HardwareProfile.nativeName
+    let (host, hostNotes) = try hostSection(primaryProfile: primary)
+    let (plans, planNotes) = try plan(suite)
+    let cases = plans.flatMap { plan in
+      plan.cases.map { benchCase in
+        PlannedCase(label: plan.run.label, executor: benchCase.executor.rawValue, profile: benchCase.profile?.name, threads: benchCase.threads,
+                    runs: benchCase.warmups + benchCase.repetitions * (benchCase.recordsKernels ? 2 : 1), gflop: Double(plan.flops) / 1e9,
+                    estimatedSeconds: estimateSeconds(benchCase, plan: plan, host: host))
+      }
+    }
+    return (host, cases, hostNotes + planNotes)
+  }
+
+  /// Generation entries fail before anything runs when this build has no pipeline for them.
+  func refuseUnavailableGeneration(_ suite: Suite) throws {
+    guard environment.generation == nil else { return }
+    for (index, entry) in suite.entries.enumerated() {
+      if case .generation(let run) = entry {
+        throw BenchError.generationUnavailable(file: suite.file, field: "runs[\(index)].generation", label: run.label)
+      }
+    }
+  }
+
+  /// The one call that produces a generation row: the runner's figures, repeated, median kept.
+  public func measureGeneration(_ run: GenerationRun) throws -> GenerationRow {
+    guard let runner = environment.generation else {
+      throw BenchError.generationUnavailable(file: "suite", field: "generation", label: run.label)
+    }
+    let threads = run.threads.resolved(cpus: environment.topology.cpuCount)
+    let request = GenerationRequest(run: run, threads: threads, profile: try HardwareProfile.named(run.profile, host: environment.host))
+    progress(.note("generation: \(run.label), \(run.steps) steps, \(run.executor.rawValue), \(threads) threads"))
+    for _ in 0..<run.warmups { _ = try runner(request) }
+    let samples = try (0..<run.repetitions).map { _ in try runner(request) }
+    let totals = SampleStatistics(samples.map(\.totalSeconds))
+    let median = samples.sorted { $0.totalSeconds < $1.totalSeconds }[samples.count / 2]
+    return GenerationRow(name: run.label, model: run.model, executor: run.executor.rawValue, profile: run.profile, threads: threads,
+                         median: median, samples: samples, spread: totals?.spread ?? 0,
+                         trustworthy: totals?.isTrustworthy(threshold: environment.spreadThreshold) ?? false)
+  }
+
+  // MARK: Host and ceilings
+
+  /// A figure above its ceiling means the ceilings were measured low (often on a busy machine).
+  static func ceilingWarnings(models: [ModelSection], kernels: [KernelRow], host: HostSection) -> [String] {
+    let overKernels = kernels.filter { $0.percentOfPeak > 100 }
+    let overModels = models.flatMap { model in model.cases.filter { $0.gflops > host.peak(threads: $0.threads) }.map { "\(model.name) \($0.executor) \($0.threads)t" } }
+    guard !overKernels.isEmpty || !overModels.isEmpty else { return [] }
+    let names = overKernels.map { "\($0.model) \($0.name)" } + overModels
+    return ["\(names.count) figure\(names.count == 1 ? "" : "s") above the measured compute ceiling (\(names.prefix(4).joined(separator: ", "))\(names.count > 4 ? ", …" : "")): "
+      + "the ceilings (\(host.ceilingsMeasuredAt)) are too low; measure them again on a quiet machine with `kiln profile \(host.profile) --measure`"]
+  }
+
+  func hostSection(primaryProfile name: String) throws -> (HostSection, [String]) {
+    var profile = try HardwareProfile.named(name, host: environment.host, store: environment.profileStore)
+    var notes: [String] = []
+    var source = "stored"
+    if profile.ceilings == nil {
+      notes.append("no measured ceilings stored for profile '\(name)': measuring them now (about 2 s), as `kiln profile \(name) --measure` does")
+      profile = try profile.measuringCeilings(on: environment.host, with: environment.ceilingMeasurement,
+                                              cache: try environment.cache ?? ModuleCache(), store: environment.profileStore)
+      source = "measured for this report"
+    }
+    guard let ceilings = profile.ceilings else { throw BenchError.caseFailed("host", "profile '\(name)' has no ceilings after measuring") }
+    let compiler = (try? CCompiler.locate().identity().version) ?? "unknown C compiler"
+    let blas = (try? OpenBLASLibrary.shared().summary) ?? "OpenBLAS not loadable"
+    let host = HostSection(
+      name: environment.hostName, cpu: profile.cpuModel ?? environment.host.modelName, profile: profile.name, profileBasedOn: profile.basedOn,
+      cores: environment.topology.cpuCount, numaNodes: environment.topology.nodes.count,
+      peakGflops: PeakGflops(oneCore: ceilings.peakGFLOPSOneCore, allCores: ceilings.peakGFLOPSAllCores),
+      bandwidthGBs: ceilings.memoryBandwidthGBps, ceilingsMeasuredAt: ceilings.measuredAt, ceilingsSource: source,
+      compiler: compiler, cFlags: [CCompiler.Optimization.o3.rawValue] + profile.cFlags, openBLAS: blas)
+    return (host, notes)
+  }
+
+  // MARK: Planning
+
+  struct BenchCase {
+    var executor: BenchExecutor
+    var profile: HardwareProfile?
+    var threads: Int
+    var numa: NUMAPolicy?
+    var warmups: Int
+    var repetitions: Int
+    var recordsKernels: Bool
+  }
+
+  struct ModelPlan {
+    var run: ModelRun
+    var family: String
+    var config: String
+    var graph: Graph
+    var flops: Int
+    var compulsoryBytes: Int
+    var cases: [BenchCase]
+  }
+
+  /// Traces every model and lists every case before anything is timed, so a bad `set` or a
+  /// profile this host cannot run shows up at once, not after an hour.
+  func plan(_ suite: Suite) throws -> ([ModelPlan], [String]) {
+    var notes: [String] = []
+    var plans: [ModelPlan] = []
+    let cpus = environment.topology.cpuCount
+    for (index, entry) in suite.entries.enumerated() {
+      guard case .model(let run) = entry else { continue }
+      let (family, config) = try ModelRegistry.resolve(run.model, config: run.config)
+      let graph: Graph
+      do { graph = try family.trace(config: config, overrides: run.overrides).optimized() } catch {
+        throw BenchError.malformedSuite(file: suite.file, field: "runs[\(index)]", "\(run.label): \(error)")
+      }
+      var profiles: [HardwareProfile] = []
+      for name in run.profiles {
+        let profile = try HardwareProfile.named(name, host: environment.host, store: environment.profileStore)
+        if let missing = profile.canRun(on: environment.host) {
+          let note = "\(run.label): profile \(name) skipped, this host lacks \(missing.joined(separator: ", "))"
+          if !notes.contains(note) { notes.append(note) }
+          continue
+        }
+        profiles.append(profile)
+      }
+      let threads = Array(Set(run.threads.map { $0.resolved(cpus: cpus) })).sorted()
+      let policies = run.numa.compactMap(NUMAPolicy.init(rawValue:))
+      var cases: [BenchCase] = []
+      for executor in run.executors {
+        let executorProfiles: [HardwareProfile?] = executor.usesProfile ? profiles : [nil]
+        let executorPolicies: [NUMAPolicy?] = executor.usesProfile ? policies : [nil]
+        for profile in executorProfiles where !executor.usesProfile || profile != nil {
+          for policy in executorPolicies {
+            for count in threads {
+              let isHeadline = executor == .compiled && profile?.name == profiles.first?.name && count == threads.last
+                && policy == policies.first
+              cases.append(BenchCase(executor: executor, profile: profile, threads: count, numa: policy,
+                                     warmups: run.warmups[executor], repetitions: run.repetitions[executor],
+                                     recordsKernels: run.kernels && isHeadline))
+            }
+          }
+        }
+      }
+      let statistics = GraphStatistics(graph)
+      plans.append(ModelPlan(run: run, family: family.name, config: config, graph: graph, flops: statistics.flops,
+                             compulsoryBytes: statistics.compulsoryBytes, cases: cases))
+    }
+    return (plans, notes)
+  }
+
+  /// A first guess at a case's seconds from its FLOPs and the measured peak, with rough
+  /// efficiencies per executor (compiled ≈ 50 % of peak, eager-blas ≈ 30 %, naive ≈ 2 %); the ETA
+  /// rescales every guess by how long the finished cases really took against their guesses.
+  func estimateSeconds(_ benchCase: BenchCase, plan: ModelPlan, host: HostSection) -> Double {
+    let efficiency: Double
+    switch benchCase.executor {
+    case .compiled: efficiency = 0.5
+    case .eagerBLAS: efficiency = 0.3
+    case .naive: efficiency = 0.02
+    }
+    let perRun = Double(plan.flops) / (host.peak(threads: benchCase.threads) * 1e9 * efficiency)
+    let runs = benchCase.warmups + benchCase.repetitions * (benchCase.recordsKernels ? 2 : 1)
+    return perRun * Double(runs) + 0.2
+  }
+
+  // MARK: Measuring
+
+  struct MeasuredCase {
+    var benchCase: BenchCase
+    var samples: [Double]
+    var buildSeconds: Double
+    var kernelSeconds: [[Double]]
+    var program: Program?
+
+    func result(flops: Int, threshold: Double) -> CaseResult {
+      let statistics = SampleStatistics(samples)?.scaled(by: 1e3)
+      let median = statistics?.median ?? .nan
+      return CaseResult(
+        executor: benchCase.executor.rawValue, profile: benchCase.profile?.name, threads: benchCase.threads, numa: benchCase.numa?.rawValue,
+        warmups: benchCase.warmups, repetitions: benchCase.repetitions, msPerStep: median, minMs: statistics?.min ?? .nan,
+        maxMs: statistics?.max ?? .nan, spread: statistics?.spread ?? 0,
+        trustworthy: statistics?.isTrustworthy(threshold: threshold) ?? false, samplesMs: statistics?.samples ?? [],
+        gflops: median > 0 ? Double(flops) / (median * 1e-3) / 1e9 : 0, buildSeconds: buildSeconds)
+    }
+  }
+
+  func measure(_ benchCase: BenchCase, plan: ModelPlan, weights: [String: RuntimeTensor], inputs: [String: RuntimeTensor]) throws -> MeasuredCase {
+    let buildStart = Date()
+    let executor: any Executor
+    var compiled: CompiledExecutor?
+    switch benchCase.executor {
+    case .compiled, .naive:
+      guard let profile = benchCase.profile else { throw BenchError.caseFailed(plan.run.label, "no profile for \(benchCase.executor.rawValue)") }
+      let program = try Lowering.lower(graph: plan.graph, profile: profile, mode: benchCase.executor == .naive ? .naive : .compiled,
+                                       name: plan.run.label)
+      let built = try CompiledExecutor(program: program, weights: weights, threads: benchCase.threads, policy: benchCase.numa ?? .local,
+                                       topology: environment.topology, cache: environment.cache)
+      compiled = built
+      executor = built
+    case .eagerBLAS:
+      executor = try EagerBLASExecutor(graph: plan.graph, weights: weights, threads: benchCase.threads)
+    }
+    let buildSeconds = Date().timeIntervalSince(buildStart)
+    for _ in 0..<benchCase.warmups { _ = try executor.run(inputs) }
+    var samples: [Double] = []
+    var kernelSeconds: [[Double]] = []
+    for _ in 0..<benchCase.repetitions {
+      let start = DispatchTime.now().uptimeNanoseconds
+      _ = try executor.run(inputs)
+      samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+    }
+    // Kernel timing puts a barrier after every kernel, so it gets runs of its own, after the
+    // step samples: the step times above are those of the module as it normally runs.
+    if benchCase.recordsKernels, let compiled {
+      try compiled.enableKernelTiming()
+      for _ in 0..<benchCase.repetitions {
+        _ = try compiled.run(inputs)
+        if let perKernel = compiled.lastKernelSeconds { kernelSeconds.append(perKernel) }
+      }
+    }
+    return MeasuredCase(benchCase: benchCase, samples: samples, buildSeconds: buildSeconds, kernelSeconds: kernelSeconds,
+                        program: benchCase.recordsKernels ? compiled?.program : nil)
+  }
+}
+
+/// Remaining time: the first guesses, rescaled by how the finished cases compared with theirs.
+struct ETA {
+  var estimates: [Double]
+  var finished = 0
+  var spentSeconds = 0.0
+
+  var total: Int { estimates.count }
+
+  /// Before the first case finishes, the unscaled guesses (which know nothing of compile times).
+  var remaining: Double {
+    guard finished > 0 else { return estimates.reduce(0, +) }
+    let guessedSoFar = estimates[..<finished].reduce(0, +)
+    let scale = guessedSoFar > 0 ? spentSeconds / guessedSoFar : 1
+    return estimates[finished...].reduce(0, +) * scale
+  }
+
+  mutating func finish(seconds: Double) {
+    spentSeconds += seconds
+    finished = Swift.min(finished + 1, estimates.count)
+  }
+}

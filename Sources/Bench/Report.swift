@@ -1,0 +1,229 @@
+import Foundation
+
+/// What `kiln bench` measured, as written to `report.json` (schema in bench/README.md) and
+/// rendered into `report.md` and `report.html`.
+public struct BenchReport: Codable, Sendable, Equatable {
+  public static let formatVersion = 1
+
+  public var kilnReport: Int
+  public var suite: SuiteSummary
+  public var createdAt: String
+  public var durationSeconds: Double
+  /// Spread ((max − min) / median) above which a figure is marked not trustworthy.
+  public var spreadThreshold: Double
+  public var host: HostSection
+  public var models: [ModelSection]
+  /// Per-kernel times of the compiled executor, instances of one kernel function summed.
+  public var kernels: [KernelRow]
+  public var generation: GenerationSection
+  /// What the run skipped or did on its own (a profile the host cannot run, ceilings measured now).
+  public var notes: [String]
+
+  enum CodingKeys: String, CodingKey {
+    case kilnReport = "kiln-report"
+    case suite, createdAt, durationSeconds, spreadThreshold, host, models, kernels, generation, notes
+  }
+
+  /// Reads a report written by `kiln bench`, refusing another format version with its name.
+  public init(contentsOf url: URL) throws {
+    let data: Data
+    do { data = try Data(contentsOf: url) } catch { throw BenchError.unreadable(url.path, error.localizedDescription) }
+    do { self = try JSONDecoder().decode(BenchReport.self, from: data) } catch let DecodingError.keyNotFound(key, context) {
+      let path = (context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
+      throw BenchError.malformedReport(url.lastPathComponent, "missing field '\(path)'")
+    } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context), let DecodingError.dataCorrupted(context) {
+      let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+      throw BenchError.malformedReport(url.lastPathComponent, path.isEmpty ? "not a Kiln report" : "field '\(path)': \(context.debugDescription)")
+    }
+    guard kilnReport == Self.formatVersion else {
+      throw BenchError.malformedReport(url.lastPathComponent, "kiln-report version \(kilnReport) is not \(Self.formatVersion)")
+    }
+  }
+
+  public init(suite: SuiteSummary, createdAt: String, durationSeconds: Double, spreadThreshold: Double, host: HostSection,
+              models: [ModelSection], kernels: [KernelRow], generation: GenerationSection, notes: [String]) {
+    kilnReport = Self.formatVersion
+    self.suite = suite
+    self.createdAt = createdAt
+    self.durationSeconds = durationSeconds
+    self.spreadThreshold = spreadThreshold
+    self.host = host
+    self.models = models
+    self.kernels = kernels
+    self.generation = generation
+    self.notes = notes
+  }
+
+  public func jsonData() throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return try encoder.encode(self)
+  }
+}
+
+public struct SuiteSummary: Codable, Sendable, Equatable {
+  public var name: String
+  public var file: String
+  public var description: String
+}
+
+public struct PeakGflops: Codable, Sendable, Equatable {
+  public var oneCore: Double
+  public var allCores: Double
+}
+
+public struct HostSection: Codable, Sendable, Equatable {
+  public var name: String
+  public var cpu: String
+  /// The profile the headline figures and the roofline use (the suite's first).
+  public var profile: String
+  /// The built-in profile `native` resolved to, when it is native.
+  public var profileBasedOn: String?
+  public var cores: Int
+  public var numaNodes: Int
+  public var peakGflops: PeakGflops
+  public var bandwidthGBs: Double
+  public var ceilingsMeasuredAt: String
+  /// `stored` (from `kiln profile --measure`) or `measured for this report`.
+  public var ceilingsSource: String
+  public var compiler: String
+  public var cFlags: [String]
+  public var openBLAS: String
+
+  /// The compute ceiling for a team of `threads`: measured for one core and for all; in between,
+  /// the one-core figure times the team, never above the all-cores figure.
+  public func peak(threads: Int) -> Double {
+    if threads <= 1 { return peakGflops.oneCore }
+    if threads >= cores { return peakGflops.allCores }
+    return Swift.min(peakGflops.oneCore * Double(threads), peakGflops.allCores)
+  }
+
+  /// FLOPs per byte where the roofline's two ceilings meet.
+  public func ridge(threads: Int) -> Double { bandwidthGBs > 0 ? peak(threads: threads) / bandwidthGBs : 0 }
+}
+
+/// One executor on one model, at one profile, team size and NUMA policy: every sample kept.
+public struct CaseResult: Codable, Sendable, Equatable {
+  public var executor: String
+  /// nil for eager-blas, which no profile or NUMA policy applies to.
+  public var profile: String?
+  public var threads: Int
+  public var numa: String?
+  public var warmups: Int
+  public var repetitions: Int
+  /// Median milliseconds per forward pass (one denoising step).
+  public var msPerStep: Double
+  public var minMs: Double
+  public var maxMs: Double
+  public var spread: Double
+  public var trustworthy: Bool
+  public var samplesMs: [Double]
+  /// The model's FLOPs over the median time.
+  public var gflops: Double
+  /// Seconds to build the executor (compile or cache hit, load, pack weights).
+  public var buildSeconds: Double
+}
+
+public struct Speedup: Codable, Sendable, Equatable {
+  /// Naive's median over compiled's: how many times faster compiled runs.
+  public var vsNaive: Double?
+  public var vsEagerBlas: Double?
+}
+
+public struct ThreadScaling: Codable, Sendable, Equatable {
+  public var executor: String
+  public var profile: String?
+  public var threads: Int
+  public var oneThreadMs: Double
+  public var allThreadsMs: Double
+  /// oneThreadMs / allThreadsMs; `threads` would be perfect scaling.
+  public var speedup: Double
+  public var trustworthy: Bool
+}
+
+public struct ModelSection: Codable, Sendable, Equatable {
+  public var name: String
+  public var model: String
+  public var config: String
+  public var overrides: [String: String]
+  public var family: String
+  public var flops: Int
+  /// Weights + inputs + outputs: what a step must move at least once.
+  public var compulsoryBytes: Int
+  public var arithmeticIntensity: Double
+  /// Every measurement of this model.
+  public var cases: [CaseResult]
+  /// Headline per executor: the first profile and NUMA policy, the largest team.
+  public var executors: [String: CaseResult]
+  public var speedup: Speedup
+  public var threadScaling: [ThreadScaling]
+  /// The compiled executor at the largest team under each profile the host ran.
+  public var profiles: [String: CaseResult]
+}
+
+public struct KernelRow: Codable, Sendable, Equatable {
+  public var model: String
+  /// The first scheduled instance's name; `calls` instances share the function.
+  public var name: String
+  public var function: String
+  public var template: String
+  public var calls: Int
+  /// Per call.
+  public var flops: Int
+  /// Per call.
+  public var bytes: Int
+  public var arithmeticIntensity: Double
+  /// Median over repetitions of the seconds all calls took together.
+  public var seconds: Double
+  public var spread: Double
+  public var trustworthy: Bool
+  public var gflops: Double
+  public var percentOfPeak: Double
+  /// `compute` or `memory`: which side of the ridge point its arithmetic intensity falls.
+  public var bound: String
+  public var threads: Int
+}
+
+/// The figures of one end-to-end generation, as the generation pipeline reports them.
+public struct GenerationFigures: Codable, Sendable, Equatable {
+  public var steps: Int
+  public var secondsPerStep: Double
+  public var denoiseSeconds: Double
+  public var vaeSeconds: Double
+  public var totalSeconds: Double
+  public var gflops: Double
+  public var imagesPerMinute: Double?
+  public var framesPerMinute: Double?
+
+  public init(steps: Int, secondsPerStep: Double, denoiseSeconds: Double, vaeSeconds: Double, totalSeconds: Double, gflops: Double,
+              imagesPerMinute: Double? = nil, framesPerMinute: Double? = nil) {
+    self.steps = steps
+    self.secondsPerStep = secondsPerStep
+    self.denoiseSeconds = denoiseSeconds
+    self.vaeSeconds = vaeSeconds
+    self.totalSeconds = totalSeconds
+    self.gflops = gflops
+    self.imagesPerMinute = imagesPerMinute
+    self.framesPerMinute = framesPerMinute
+  }
+}
+
+public struct GenerationRow: Codable, Sendable, Equatable {
+  public var name: String
+  public var model: String
+  public var executor: String
+  public var profile: String
+  public var threads: Int
+  /// The repetition with the median total time.
+  public var median: GenerationFigures
+  public var samples: [GenerationFigures]
+  /// Spread of the total time over the repetitions.
+  public var spread: Double
+  public var trustworthy: Bool
+}
+
+public struct GenerationSection: Codable, Sendable, Equatable {
+  /// Whether this build could run end-to-end generation.
+  public var available: Bool
+  public var rows: [GenerationRow]
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// What changed between two reports, per model/executor/profile/threads and per kernel.
+public struct ReportComparison: Sendable {
+  public enum Verdict: String, Sendable {
+    case regression, improvement, unchanged
+  }
+
+  public struct Change: Sendable {
+    public var subject: String
+    public var oldMs: Double
+    public var newMs: Double
+    /// newMs / oldMs − 1: positive is slower.
+    public var relativeChange: Double
+    /// The change a difference must exceed to count: the threshold or the two reports' spreads, whichever is larger.
+    public var noise: Double
+    public var verdict: Verdict
+  }
+
+  public var changes: [Change]
+  /// Subjects in one report only.
+  public var onlyOld: [String]
+  public var onlyNew: [String]
+
+  public var regressions: [Change] { changes.filter { $0.verdict == .regression } }
+  public var improvements: [Change] { changes.filter { $0.verdict == .improvement } }
+
+  /// `threshold` is a fraction (0.05 = 5 %). A change beyond both the threshold and the noise the
+  /// two measurements showed (the larger of their spreads) is a regression or an improvement.
+  public init(old: BenchReport, new: BenchReport, threshold: Double) {
+    let oldFigures = Self.figures(old)
+    let newFigures = Self.figures(new)
+    changes = newFigures.compactMap { subject, fresh in
+      guard let previous = oldFigures[subject], previous.ms > 0 else { return nil }
+      let relative = fresh.ms / previous.ms - 1
+      let noise = Swift.max(threshold, previous.spread, fresh.spread)
+      let verdict: Verdict = relative > noise ? .regression : relative < -noise / (1 + noise) ? .improvement : .unchanged
+      return Change(subject: subject, oldMs: previous.ms, newMs: fresh.ms, relativeChange: relative, noise: noise, verdict: verdict)
+    }.sorted { $0.subject < $1.subject }
+    onlyOld = oldFigures.keys.filter { newFigures[$0] == nil }.sorted()
+    onlyNew = newFigures.keys.filter { oldFigures[$0] == nil }.sorted()
+  }
+
+  /// Every comparable figure of a report by a stable subject name: milliseconds and spread.
+  static func figures(_ report: BenchReport) -> [String: (ms: Double, spread: Double)] {
+    var figures: [String: (ms: Double, spread: Double)] = [:]
+    for model in report.models {
+      for result in model.cases {
+        var subject = "\(model.name) · \(result.executor)"
+        if let profile = result.profile { subject += " · \(profile)" }
+        if let numa = result.numa { subject += " · \(numa)" }
+        subject += " · \(result.threads)t"
+        figures[subject] = (result.msPerStep, result.spread)
+      }
+    }
+    for kernel in report.kernels {
+      figures["\(kernel.model) · kernel \(kernel.name) (\(kernel.template))"] = (kernel.seconds * 1e3, kernel.spread)
+    }
+    for row in report.generation.rows {
+      let spread = SampleStatistics(row.samples.map(\.totalSeconds))?.spread ?? row.spread
+      figures["\(row.name) · generation total"] = (row.median.totalSeconds * 1e3, spread)
+    }
+    return figures
+  }
+
+  /// A plain-text table: every changed subject, or every subject when `all` is set.
+  public func text(all: Bool = false) -> String {
+    let shown = all ? changes : changes.filter { $0.verdict != .unchanged }
+    var lines: [String] = []
+    let width = max(shown.map(\.subject.count).max() ?? 0, 7)
+    lines.append("subject".padding(toLength: width, withPad: " ", startingAt: 0) + "      old ms      new ms   change   noise  verdict")
+    for change in shown {
+      let marker: String
+      switch change.verdict {
+      case .regression: marker = "REGRESSION"
+      case .improvement: marker = "improvement"
+      case .unchanged: marker = "within noise"
+      }
+      lines.append(change.subject.padding(toLength: width, withPad: " ", startingAt: 0)
+        + String(format: "  %10.3f  %10.3f  %+6.1f%%  ±%4.1f%%  ", change.oldMs, change.newMs, 100 * change.relativeChange, 100 * change.noise)
+        + marker)
+    }
+    let unchanged = changes.count - regressions.count - improvements.count
+    lines.append("\(changes.count) compared: \(regressions.count) regression\(regressions.count == 1 ? "" : "s"), "
+      + "\(improvements.count) improvement\(improvements.count == 1 ? "" : "s"), \(unchanged) within noise")
+    if !onlyOld.isEmpty { lines.append("only in the old report: " + onlyOld.joined(separator: "; ")) }
+    if !onlyNew.isEmpty { lines.append("only in the new report: " + onlyNew.joined(separator: "; ")) }
+    return lines.joined(separator: "\n")
+  }
+}

@@ -1,0 +1,114 @@
+import ArgumentParser
+import Bench
+import Foundation
+
+/// `kiln bench [--suite NAME|FILE] [-o DIR]`: runs a suite and writes report.json, report.md, report.html.
+struct BenchCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "bench",
+    abstract: "Run a benchmark suite and write its report (JSON, Markdown, HTML with SVG charts).",
+    discussion: """
+      NAME is bench/suites/NAME.json (quick, default, full), found from this folder upwards; anything with a slash \
+      or a .json suffix is a file. Each case builds its executor once, warms up, repeats and keeps every sample. \
+      The host's ceilings come from `kiln profile --measure`; when none are stored they are measured first (about 2 s).
+      """)
+
+  @Option(help: "A suite name (quick, default, full) or a suite file.")
+  var suite = "quick"
+
+  @Option(name: .shortAndLong, help: "Report folder (default: reports/<host>-<date>/).")
+  var output: String?
+
+  @Option(help: "Spread ((max − min) / median) above which a figure is marked not trustworthy, in percent.")
+  var spreadThreshold = 10.0
+
+  @Flag(help: "List the cases and a first guess at their run time from FLOPs and the measured peak; run nothing.")
+  var plan = false
+
+  func run() throws {
+    let here = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
+    let suite = try Suite(contentsOf: try Suite.locate(self.suite, from: here))
+    // After generation is merged, this is where its pipeline is handed to the bench:
+    // `BenchEnvironment.current(generation: { request in GenerationFigures(…) })`.
+    var environment = try BenchEnvironment.current()
+    environment.spreadThreshold = spreadThreshold / 100
+    if plan {
+      try printPlan(suite, environment: environment)
+      return
+    }
+    let printer = ProgressPrinter(interactive: isatty(STDERR_FILENO) == 1)
+    if let minutes = suite.expectedMinutes { printer.line("suite \(suite.name): expected to take about \(Int(minutes.rounded())) min on the reference machine") }
+    let report = try BenchHarness(environment: environment, progress: printer.show).run(suite)
+    printer.finish()
+    let directory = output.map { URL(fileURLWithPath: $0, isDirectory: true) }
+      ?? ReportWriter.defaultDirectory(host: report.host.name, under: here)
+    let files = try ReportWriter.write(report, to: directory)
+    let untrusted = report.models.flatMap(\.cases).filter { !$0.trustworthy }.count
+    print(String(format: "suite %@: %d cases in %.0f s", suite.name, report.models.flatMap(\.cases).count, report.durationSeconds)
+      + (untrusted > 0 ? ", \(untrusted) with a spread above \(Int(spreadThreshold)) % (marked ⚠)" : ""))
+    for file in files { print("  wrote \(file.path)") }
+  }
+}
+
+extension BenchCommand {
+  func printPlan(_ suite: Suite, environment: BenchEnvironment) throws {
+    let planned = try BenchHarness(environment: environment).plannedCases(suite)
+    planned.notes.forEach { print("note: " + $0) }
+    print(String(format: "host: %@, peak %.0f / %.0f GFLOP/s (1 core / all), %.0f GB/s", planned.host.cpu,
+                 planned.host.peakGflops.oneCore, planned.host.peakGflops.allCores, planned.host.bandwidthGBs))
+    for item in planned.cases {
+      func padded(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
+      print("  " + padded(item.label, 40) + " " + padded(item.executor, 10) + " " + padded(item.profile ?? "–", 14)
+        + String(format: " %2dt  %2d runs  %9.2f GFLOP  ~%7.1f s", item.threads, item.runs, item.gflop, item.estimatedSeconds))
+    }
+    let total = planned.cases.reduce(0) { $0 + $1.estimatedSeconds }
+    print("\(planned.cases.count) cases, first guess ≈ \(ProgressPrinter.duration(total)) (compiled at 50 % of peak, eager-blas 30 %, naive 2 %; "
+      + "no compile time)" + (suite.generationRuns.isEmpty ? "" : "; plus \(suite.generationRuns.count) generation entr\(suite.generationRuns.count == 1 ? "y" : "ies")"))
+  }
+}
+
+/// Progress on standard error: one rewritten line on a terminal, plain lines otherwise.
+final class ProgressPrinter {
+  let interactive: Bool
+  private var pending = false
+
+  init(interactive: Bool) { self.interactive = interactive }
+
+  func line(_ text: String) {
+    clear()
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+  }
+
+  func show(_ event: BenchProgress) {
+    switch event {
+    case .note(let text):
+      line("note: " + text)
+    case let .caseStarted(index, total, label, executor, profile, threads, eta):
+      let text = "[\(index)/\(total)] \(label) · \(executor)\(profile.map { " · \($0)" } ?? "") · \(threads)t"
+        + " · ETA " + Self.duration(eta)
+      if interactive {
+        clear()
+        FileHandle.standardError.write(Data(("\r" + text + " …").utf8))
+        pending = true
+      } else {
+        line(text)
+      }
+    case let .caseFinished(index, total, label, executor, milliseconds, spread, trustworthy):
+      line(String(format: "[%d/%d] %@ · %@: %.3f ms/step, spread %.1f%%", index, total, label, executor, milliseconds, 100 * spread)
+        + (trustworthy ? "" : " ⚠ not trustworthy"))
+    }
+  }
+
+  func finish() { clear() }
+
+  private func clear() {
+    guard interactive, pending else { return }
+    FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+    pending = false
+  }
+
+  static func duration(_ seconds: Double) -> String {
+    let whole = Int(seconds.rounded())
+    return whole >= 60 ? "\(whole / 60) min \(whole % 60) s" : "\(whole) s"
+  }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import Testing
+
+@testable import Bench
+
+/// report.json checked against the schema bench/README.md documents: each key's JSON type.
+enum ReportSchema {
+  enum Kind { case number, string, bool, array, object, numberOrNull }
+
+  static let top: [String: Kind] = ["kiln-report": .number, "suite": .object, "createdAt": .string, "durationSeconds": .number,
+                                    "spreadThreshold": .number, "host": .object, "models": .array, "kernels": .array,
+                                    "generation": .object, "notes": .array]
+  static let host: [String: Kind] = ["name": .string, "cpu": .string, "profile": .string, "cores": .number, "numaNodes": .number,
+                                     "peakGflops": .object, "bandwidthGBs": .number, "ceilingsMeasuredAt": .string,
+                                     "ceilingsSource": .string, "compiler": .string, "cFlags": .array, "openBLAS": .string]
+  static let peak: [String: Kind] = ["oneCore": .number, "allCores": .number]
+  static let model: [String: Kind] = ["name": .string, "model": .string, "config": .string, "family": .string, "flops": .number,
+                                      "compulsoryBytes": .number, "arithmeticIntensity": .number, "cases": .array,
+                                      "executors": .object, "speedup": .object, "threadScaling": .array, "profiles": .object]
+  static let result: [String: Kind] = ["executor": .string, "threads": .number, "msPerStep": .number, "gflops": .number,
+                                       "minMs": .number, "maxMs": .number, "spread": .number, "trustworthy": .bool,
+                                       "samplesMs": .array, "warmups": .number, "repetitions": .number, "buildSeconds": .number]
+  static let kernel: [String: Kind] = ["model": .string, "name": .string, "template": .string, "flops": .number, "bytes": .number,
+                                       "calls": .number, "arithmeticIntensity": .number, "seconds": .number, "gflops": .number,
+                                       "percentOfPeak": .number, "bound": .string, "spread": .number, "trustworthy": .bool]
+  static let generation: [String: Kind] = ["available": .bool, "rows": .array]
+
+  /// Every violation as `path: problem`; empty when the document follows the schema.
+  static func violations(_ data: Data) throws -> [String] {
+    guard let root = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { return ["(top): not an object"] }
+    var problems = check(root, top, "")
+    if let hostObject = root["host"] as? [String: Any] {
+      problems += check(hostObject, host, "host.")
+      if let peakObject = hostObject["peakGflops"] as? [String: Any] { problems += check(peakObject, peak, "host.peakGflops.") }
+    }
+    for (i, item) in ((root["models"] as? [Any]) ?? []).enumerated() {
+      guard let modelObject = item as? [String: Any] else { problems.append("models[\(i)]: not an object"); continue }
+      problems += check(modelObject, model, "models[\(i)].")
+      for (name, value) in (modelObject["executors"] as? [String: Any]) ?? [:] {
+        problems += check(value as? [String: Any] ?? [:], result, "models[\(i)].executors.\(name).")
+      }
+      for (j, value) in ((modelObject["cases"] as? [Any]) ?? []).enumerated() {
+        problems += check(value as? [String: Any] ?? [:], result, "models[\(i)].cases[\(j)].")
+      }
+      if let speedup = modelObject["speedup"] as? [String: Any] {
+        for key in speedup.keys where !["vsNaive", "vsEagerBlas"].contains(key) { problems.append("models[\(i)].speedup.\(key): unknown") }
+        for (key, value) in speedup where !(value is NSNumber) { problems.append("models[\(i)].speedup.\(key): not a number") }
+      }
+    }
+    for (i, item) in ((root["kernels"] as? [Any]) ?? []).enumerated() {
+      problems += check(item as? [String: Any] ?? [:], kernel, "kernels[\(i)].")
+    }
+    if let generationObject = root["generation"] as? [String: Any] { problems += check(generationObject, generation, "generation.") }
+    return problems
+  }
+
+  static func check(_ object: [String: Any], _ schema: [String: Kind], _ prefix: String) -> [String] {
+    schema.sorted { $0.key < $1.key }.compactMap { key, kind in
+      guard let value = object[key] else { return "\(prefix)\(key): missing" }
+      let matches: Bool
+      switch kind {
+      case .number, .numberOrNull: matches = (value as? NSNumber).map { String(cString: $0.objCType) != "c" } ?? false
+      case .bool: matches = (value as? NSNumber).map { String(cString: $0.objCType) == "c" } ?? false
+      case .string: matches = value is String
+      case .array: matches = value is [Any]
+      case .object: matches = value is [String: Any]
+      }
+      return matches ? nil : "\(prefix)\(key): expected \(kind)"
+    }
+  }
+}
+
+@Suite(.serialized) struct ReportTests {
+  @Test func tinySuiteRunWritesTheThreeFiles() throws {
+    let report = try BenchFixtures.tinyReport.get()
+    let folder = BenchFixtures.temporaryDirectory()
+    let files = try ReportWriter.write(report, to: folder)
+    #expect(files.map(\.lastPathComponent) == ["report.json", "report.md", "report.html"])
+    for file in files { #expect(try Data(contentsOf: file).count > 500) }
+    #expect(report.models.map(\.name) == ["dit-tiny", "llama-tiny"])
+    // 3 executors × threads {1, all} (eager-blas has no profile), fewer when this machine has one CPU.
+    let teams = Set([1, report.host.cores]).count
+    for model in report.models {
+      #expect(model.cases.count == 3 * teams)
+      #expect(model.cases.allSatisfy { $0.samplesMs.count == 3 && $0.msPerStep > 0 })
+      #expect(model.speedup.vsNaive != nil && model.speedup.vsEagerBlas != nil)
+    }
+    #expect(!report.kernels.isEmpty)
+    let markdown = try String(contentsOf: files[1], encoding: .utf8)
+    #expect(markdown.contains("Generation is not available in this build"))
+  }
+
+  @Test func reportJSONFollowsTheDocumentedSchemaAndRoundTrips() throws {
+    let report = try BenchFixtures.tinyReport.get()
+    let data = try report.jsonData()
+    #expect(try ReportSchema.violations(data) == [])
+    let folder = BenchFixtures.temporaryDirectory()
+    _ = try ReportWriter.write(report, to: folder)
+    #expect(try BenchReport(contentsOf: folder.appendingPathComponent("report.json")) == report)
+  }
+
+  @Test func schemaCheckerCatchesAMissingKey() throws {
+    var object = try #require(JSONSerialization.jsonObject(with: try BenchFixtures.tinyReport.get().jsonData()) as? [String: Any])
+    object["kernels"] = nil
+    #expect(try ReportSchema.violations(JSONSerialization.data(withJSONObject: object)) == ["kernels: missing"])
+  }
+
+  @Test func everyChartHasOneElementPerDataPoint() throws {
+    let report = try BenchFixtures.tinyReport.get()
+    let charts = ReportWriter.charts(report)
+    func points(_ svg: String) -> Int { svg.components(separatedBy: "data-point=").count - 1 }
+    let headline = try #require(charts["Models: time per step (headline: first profile, all threads)"]?.first)
+    #expect(points(headline) == report.models.map(\.executors.count).reduce(0, +))
+    let rooflines = try #require(charts["Kernels (compiled; instances of one function summed)"])
+    let kernelModels = SVGChart.orderedUnique(report.kernels.map(\.model))
+    #expect(rooflines.count == kernelModels.count)
+    for (svg, model) in zip(rooflines, kernelModels) {
+      #expect(points(svg) == report.kernels.filter { $0.model == model && $0.gflops > 0 && $0.arithmeticIntensity > 0 }.count)
+      #expect(svg.components(separatedBy: "class=\"ceiling\"").count - 1 == 2)
+    }
+    let contrast = try #require(charts["Whole models on the roofline (compiled, all threads)"]?.first)
+    #expect(points(contrast) == report.models.count)
+    if report.host.cores > 1 {
+      let scaling = try #require(charts["Thread scaling (1 → all)"]?.first)
+      #expect(points(scaling) == report.models.map(\.threadScaling.count).reduce(0, +))
+    }
+    let html = ReportWriter.html(report)
+    #expect(points(html) == charts.values.flatMap { $0 }.map(points).reduce(0, +))
+  }
+
+  @Test func generationRowsAreDrawnFromTheRunnerFigures() throws {
+    var report = try BenchFixtures.tinyReport.get()
+    let figures = GenerationFigures(steps: 4, secondsPerStep: 0.5, denoiseSeconds: 2, vaeSeconds: 1, totalSeconds: 3, gflops: 10, imagesPerMinute: 20)
+    var environment = try BenchFixtures.environment(generation: { request in
+      #expect(request.run.steps == 4)
+      return figures
+    })
+    environment.spreadThreshold = 0.1
+    let run = GenerationRun(label: "gen", model: "dit-tiny", config: nil, overrides: [:], steps: 4, sampler: nil, guidance: nil, seed: 0,
+                            executor: .compiled, profile: "native", threads: .all, numa: "local", warmups: 0, repetitions: 3)
+    let row = try BenchHarness(environment: environment).measureGeneration(run)
+    #expect(row.samples.count == 3 && row.median == figures && row.trustworthy)
+    report.generation = GenerationSection(available: true, rows: [row])
+    let chart = try #require(ReportWriter.charts(report)["End-to-end generation"]?.first)
+    #expect(chart.components(separatedBy: "data-point=").count - 1 == 2)
+    #expect(ReportWriter.markdown(report).contains("| gen | dit-tiny | compiled |"))
+  }
+}
+
+@Suite struct ComparisonTests {
+  static func report(ms: Double, samples: [Double]) throws -> BenchReport {
+    var report = try BenchFixtures.tinyReport.get()
+    let statistics = try #require(SampleStatistics(samples.map { $0 * ms }))
+    for m in report.models.indices {
+      for c in report.models[m].cases.indices {
+        report.models[m].cases[c].msPerStep = statistics.median
+        report.models[m].cases[c].spread = statistics.spread
+      }
+    }
+    report.kernels = []
+    return report
+  }
+
+  @Test func syntheticRegressionIsFlaggedAndNoiseIsNot() throws {
+    let old = try Self.report(ms: 10, samples: [1, 1.01, 0.99])
+    let slower = try Self.report(ms: 13, samples: [1, 1.01, 0.99])
+    let comparison = ReportComparison(old: old, new: slower, threshold: 0.05)
+    #expect(comparison.regressions.count == comparison.changes.count && !comparison.changes.isEmpty)
+    #expect(comparison.text().contains("REGRESSION"))
+
+    let jittery = try Self.report(ms: 10.8, samples: [0.9, 1, 1.1])
+    let noise = ReportComparison(old: old, new: jittery, threshold: 0.05)
+    #expect(noise.regressions.isEmpty && noise.improvements.isEmpty)
+
+    let faster = ReportComparison(old: slower, new: old, threshold: 0.05)
+    #expect(faster.improvements.count == faster.changes.count && faster.regressions.isEmpty)
+  }
+
+  @Test func subjectsInOneReportOnlyAreListed() throws {
+    let old = try Self.report(ms: 10, samples: [1])
+    var new = old
+    new.models.removeLast()
+    let comparison = ReportComparison(old: old, new: new, threshold: 0.05)
+    #expect(!comparison.onlyOld.isEmpty && comparison.onlyNew.isEmpty)
+  }
+}
