@@ -71,6 +71,11 @@ public enum AnimationWriter {
     let delay = Int32(Swift.max(1, 100 / Swift.max(framesPerSecond, 1)))
     let bytes = frames.flatMap(\.pixels)
     try AtomicFile.write(to: url) { temporary in
+      // giflib creates files readable by their owner only; created here first, it keeps the
+      // permissions every other output gets.
+      guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+        throw GenerationError.output("\(url.path): cannot create (\(String(cString: strerror(errno))))")
+      }
       let status = bytes.withUnsafeBufferPointer { buffer in
         kiln_gif_write_rgb_animation(temporary.path, buffer.baseAddress, Int32(first.width), Int32(first.height),
                                      Int32(frames.count), delay)
