@@ -109,6 +109,13 @@ public final class DiTPipeline {
     }
     var overrides = common.overrides
     overrides["batch"] = guidanceScale > 1 ? "2" : "1"
+    if common.weights == nil {
+      // Refused before compiling; with a folder, its config.json decides the class count.
+      let classes = try GenerationCommon.setting("classes", family: family, config: config, overrides: overrides)
+      guard classLabel >= 0, classLabel < classes else {
+        throw GenerationError.invalidRequest("--class must be in 0...\(classes - 1) for \(common.model), got \(classLabel)")
+      }
+    }
     denoiser = try ModelSession(family: family.name, config: config, overrides: overrides,
                                 weightsFolder: try common.weightsSubfolder("transformer"),
                                 weightSeed: GenerationCommon.denoiserWeightSeed, options: options)
