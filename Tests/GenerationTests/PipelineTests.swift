@@ -1,5 +1,6 @@
 import Codegen
 import Foundation
+import KilnTestSupport
 import Models
 import Runtime
 import Testing
@@ -14,7 +15,7 @@ let pipelineModuleCache = Result { () throws -> ModuleCache in
 }
 
 /// Tiny DiT, MMDiT and video DiT configs generating end to end, decoded by the tiny VAE.
-@Suite(.serialized) struct PipelineTests {
+@Suite(.serialized, .machineExclusive) struct PipelineTests {
   static func options(_ executor: ExecutionOptions.ExecutorKind = .compiled) throws -> ExecutionOptions {
     ExecutionOptions(executor: executor, threads: min(2, try Topology.current().cpuCount), cache: try pipelineModuleCache.get())
   }
