@@ -35,7 +35,7 @@ let package = Package(
     /// NUMA topology, thread team, arenas, module loading, executors, weights.
     .target(name: "Runtime", dependencies: ["Tracer", "Codegen", "CNUMA", "COpenBLAS"]),
     /// Samplers, guidance, image and video pipelines, PNG and video writers.
-    .target(name: "Generation", dependencies: ["Tracer", "Models", "Codegen", "Runtime"]),
+    .target(name: "Generation", dependencies: ["Tracer", "Models", "Codegen", "Runtime", "CPNG", "CGIF"]),
     /// Suites, measurement harness, statistics, roofline, reports.
     .target(name: "Bench", dependencies: ["Tracer", "Models", "Codegen", "Runtime", "Generation"]),
 
@@ -53,6 +53,8 @@ let package = Package(
 
     .systemLibrary(name: "CNUMA", pkgConfig: nil, providers: [.apt(["libnuma-dev"])]),
     .systemLibrary(name: "COpenBLAS", pkgConfig: nil, providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(name: "CPNG", pkgConfig: nil, providers: [.apt(["libpng-dev"])]),
+    .systemLibrary(name: "CGIF", pkgConfig: nil, providers: [.apt(["libgif-dev"])]),
 
     // MARK: - Tests
 
@@ -66,6 +68,9 @@ let package = Package(
     .testTarget(name: "BenchTests", dependencies: ["Bench", "Runtime", "Codegen", "Tracer", "KilnTestSupport"]),
     /// ONNX Runtime and OpenVINO on Kiln's exported graphs; skipped where `make peers` has not run.
     .testTarget(name: "PeersTests", dependencies: ["Bench", "Runtime", "Models", "Tracer", "KilnTestSupport"]),
+    .testTarget(
+      name: "GenerationTests",
+      dependencies: ["Generation", "Runtime", "Codegen", "Models", "Tracer", "KilnTestSupport", "CPNG"]),
     /// Runs the built `kiln` executable as a user would.
     .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTestSupport"]),
   ]

@@ -1,12 +1,13 @@
 import CNUMA
 import Foundation
+import KilnTestSupport
 import Runtime
 import Synchronization
 import Testing
 
 /// Tests that start threads or measure the process's memory, run one at a time so that thread and
 /// memory counts are not disturbed by a sibling test's team or arena.
-@Suite(.serialized) enum MachineTests {}
+@Suite(.serialized, .machineExclusive) enum MachineTests {}
 
 /// This machine has 2 CPUs: teams here have at most 2 threads.
 extension MachineTests {
