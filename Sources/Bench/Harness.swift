@@ -48,7 +48,7 @@ public struct BenchEnvironment {
     self.generation = generation
   }
 
-  public static func current(generation: GenerationRunner? = nil) throws -> BenchEnvironment {
+  public static func current(generation: GenerationRunner? = BenchEnvironment.pipelineGeneration) throws -> BenchEnvironment {
     BenchEnvironment(topology: try Topology.current(), host: try HostDetection.current(), generation: generation)
   }
 }

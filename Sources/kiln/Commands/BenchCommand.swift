@@ -28,8 +28,6 @@ struct BenchCommand: ParsableCommand {
   func run() throws {
     let here = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
     let suite = try Suite(contentsOf: try Suite.locate(self.suite, from: here))
-    // After generation is merged, this is where its pipeline is handed to the bench:
-    // `BenchEnvironment.current(generation: { request in GenerationFigures(…) })`.
     var environment = try BenchEnvironment.current()
     environment.spreadThreshold = spreadThreshold / 100
     if plan {
