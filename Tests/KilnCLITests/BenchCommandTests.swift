@@ -1,4 +1,5 @@
 import Foundation
+import KilnTestSupport
 import Testing
 
 /// `kiln bench` and `kiln report compare` as a user runs them, with a cache folder of their own.
@@ -6,21 +7,9 @@ import Testing
   static let cache = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-bench-cli-cache-\(UUID().uuidString)")
 
   func kiln(_ arguments: [String]) throws -> CLITests.Result {
-    let process = Process()
-    process.executableURL = CLITests.executable
-    process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
     environment["KILN_CACHE_DIR"] = Self.cache.path
-    process.environment = environment
-    let (out, err) = (Pipe(), Pipe())
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CLITests.Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                           stderr: String(decoding: stderr, as: UTF8.self))
+    return try BuiltExecutable.run("kiln", arguments, environment: environment)
   }
 
   func folder() throws -> URL {

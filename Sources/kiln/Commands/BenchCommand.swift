@@ -96,6 +96,8 @@ final class ProgressPrinter {
     case let .caseFinished(index, total, label, executor, milliseconds, spread, trustworthy):
       line(String(format: "[%d/%d] %@ · %@: %.3f ms/step, spread %.1f%%", index, total, label, executor, milliseconds, 100 * spread)
         + (trustworthy ? "" : " ⚠ not trustworthy"))
+    case let .peer(label, peer, message):
+      line("  \(label) · \(peer): \(message)")
     }
   }
 
