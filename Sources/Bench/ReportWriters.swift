@@ -233,7 +233,10 @@ public enum ReportWriter {
       for row in table.rows {
         body += "<tr>" + row.map { cell in
           let untrusted = cell.hasSuffix(untrustedMark)
-          return "<td\(untrusted ? " class=\"untrusted\" title=\"spread above threshold: not trustworthy\"" : "")>\(SVGChart.escape(cell))</td>"
+          // Figures stay on one line ("1375.3 %", "2.4e-06"); only long text (settings, errors) wraps.
+          let classes = (untrusted ? ["untrusted"] : []) + (cell.count > 40 ? ["text"] : [])
+          let classAttribute = classes.isEmpty ? "" : " class=\"\(classes.joined(separator: " "))\""
+          return "<td\(classAttribute)\(untrusted ? " title=\"spread above threshold: not trustworthy\"" : "")>\(SVGChart.escape(cell))</td>"
         }.joined() + "</tr>\n"
       }
       body += "</tbody></table>\n"
@@ -246,6 +249,8 @@ public enum ReportWriter {
       table { border-collapse: collapse; margin: 8px 0 24px; font-size: 13px; }
       th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; }
       th { background: #f3f3f3; }
+      td { white-space: nowrap; }
+      td.text { white-space: normal; min-width: 260px; }
       td.untrusted { background: #fff3cd; }
       figure { margin: 8px 0; }
       .notes { color: #8a5a00; }
