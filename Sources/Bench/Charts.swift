@@ -83,7 +83,8 @@ enum SVGChart {
   static func groupedBars(title: String, unit: String, categories: [String], bars: [Bar], references: [(value: Double, label: String)] = []) -> String {
     let series = orderedUnique(bars.map(\.series))
     let barHeight = 14.0, gap = 10.0
-    let left = 190.0, right = 150.0, width = 720.0, top = 30.0
+    // The right margin holds the longest bar's value label ("6.067 ⚠") and, beyond it, the legend.
+    let left = 190.0, right = 200.0, width = 770.0, top = 30.0
     let rowsPerGroup = Double(max(series.count, 1))
     let height = top + Double(categories.count) * (rowsPerGroup * barHeight + gap) + 30
     let maxValue = max(bars.map(\.value).max() ?? 1, references.map(\.value).max() ?? 0, 1e-9)
@@ -114,7 +115,7 @@ enum SVGChart {
       svg += text(referenceX, yCursor + 12, reference.label, anchor: "middle")
     }
     svg += text(left, height - 8, unit, anchor: "start")
-    svg += legend(series, x: width - right + 40, y: top)
+    svg += legend(series, x: width - right + 70, y: top)
     return svg + "</svg>\n"
   }
 

@@ -22,6 +22,8 @@ public enum BenchProgress: Sendable {
   /// Case `index` of `total` starts; `etaSeconds` is the estimate for everything left, this case included.
   case caseStarted(index: Int, total: Int, label: String, executor: String, profile: String?, threads: Int, etaSeconds: Double)
   case caseFinished(index: Int, total: Int, label: String, executor: String, milliseconds: Double, spread: Double, trustworthy: Bool)
+  /// A peer runtime on model `label`: loaded (version, parity against compiled) or measured.
+  case peer(label: String, peer: String, message: String)
 }
 
 /// The machine the bench runs on and the settings every case shares.
@@ -34,10 +36,13 @@ public struct BenchEnvironment {
   public var cache: ModuleCache?
   public var ceilingMeasurement: CeilingMeasurement
   public var generation: GenerationRunner?
+  /// Where ONNX Runtime and OpenVINO are (`make peers`); nil runs a suite's peers-naming models without them.
+  public var peers: PeerEnvironment?
 
   public init(topology: Topology, host: HostInfo, hostName: String = ProcessInfo.processInfo.hostName,
               spreadThreshold: Double = SampleStatistics.defaultSpreadThreshold, profileStore: ProfileStore = ProfileStore(),
-              cache: ModuleCache? = nil, ceilingMeasurement: CeilingMeasurement = CeilingMeasurement(), generation: GenerationRunner? = nil) {
+              cache: ModuleCache? = nil, ceilingMeasurement: CeilingMeasurement = CeilingMeasurement(), generation: GenerationRunner? = nil,
+              peers: PeerEnvironment? = try? PeerEnvironment.locate()) {
     self.topology = topology
     self.host = host
     self.hostName = hostName
@@ -46,6 +51,7 @@ public struct BenchEnvironment {
     self.cache = cache
     self.ceilingMeasurement = ceilingMeasurement
     self.generation = generation
+    self.peers = peers
   }
 
   public static func current(generation: GenerationRunner? = BenchEnvironment.pipelineGeneration) throws -> BenchEnvironment {
@@ -78,6 +84,10 @@ public struct BenchHarness {
     let (plans, planNotes) = try plan(suite)
     notes += planNotes
     planNotes.forEach { progress(.note($0)) }
+    if let note = Self.missingPeersNote(suite, environment: environment.peers) {
+      notes.append(note)
+      progress(.note(note))
+    }
     var clock = ETA(estimates: plans.flatMap { plan in plan.cases.map { estimateSeconds($0, plan: plan, host: host) } })
 
     var models: [ModelSection] = []
@@ -90,6 +100,7 @@ public struct BenchHarness {
       // Only the headline compiled case records kernel times: one program and its samples per model.
       var kernelSamples: [[Double]] = []
       var program: Program?
+      var peerRows: [PeerRow] = []
       for benchCase in plan.cases {
         progress(.caseStarted(index: index + 1, total: clock.total, label: plan.run.label, executor: benchCase.executor.rawValue,
                               profile: benchCase.profile?.name, threads: benchCase.threads, etaSeconds: clock.remaining))
@@ -102,14 +113,21 @@ public struct BenchHarness {
           kernelSamples = measured.kernelSeconds
           program = measured.program
         }
+        peerRows += measured.peerRows.map { row in
+          var row = row
+          row.percentOfPeak = row.gflops.map { 100 * $0 / host.peak(threads: row.threads) }
+          return row
+        }
         results.append(measured.result(flops: plan.flops, threshold: environment.spreadThreshold))
         clock.finish(seconds: Date().timeIntervalSince(caseStart))
         index += 1
         let last = results[results.count - 1]
         progress(.caseFinished(index: index, total: clock.total, label: plan.run.label, executor: last.executor,
                                milliseconds: last.msPerStep, spread: last.spread, trustworthy: last.trustworthy))
+        for row in measured.peerRows { progress(.peer(label: plan.run.label, peer: row.peer, message: Self.measuredSummary(row))) }
       }
-      let section = ReportBuilder.modelSection(plan: plan, results: results, primaryProfile: plan.run.profiles.first)
+      var section = ReportBuilder.modelSection(plan: plan, results: results, primaryProfile: plan.run.profiles.first)
+      section.peers = peerRows
       models.append(section)
       if let program, let headline = section.executors[BenchExecutor.compiled.rawValue] {
         kernels += ReportBuilder.kernelRows(model: plan.run.label, program: program, samples: kernelSamples, threads: headline.threads,
@@ -225,6 +243,8 @@ public struct BenchHarness {
     var warmups: Int
     var repetitions: Int
     var recordsKernels: Bool
+    /// The first profile and NUMA policy, the largest team: the case the peers are sampled beside.
+    var isHeadline: Bool = false
   }
 
   struct ModelPlan {
@@ -273,7 +293,7 @@ public struct BenchHarness {
                 && policy == policies.first
               cases.append(BenchCase(executor: executor, profile: profile, threads: count, numa: policy,
                                      warmups: run.warmups[executor], repetitions: run.repetitions[executor],
-                                     recordsKernels: run.kernels && isHeadline))
+                                     recordsKernels: run.kernels && isHeadline, isHeadline: isHeadline))
             }
           }
         }
@@ -308,6 +328,7 @@ public struct BenchHarness {
     var buildSeconds: Double
     var kernelSeconds: [[Double]]
     var program: Program?
+    var peerRows: [PeerRow] = []
 
     func result(flops: Int, threshold: Double) -> CaseResult {
       let statistics = SampleStatistics(samples)?.scaled(by: 1e3)
@@ -339,13 +360,18 @@ public struct BenchHarness {
     }
     let buildSeconds = Date().timeIntervalSince(buildStart)
     for _ in 0..<benchCase.warmups { _ = try executor.run(inputs) }
+    let peers = try startPeers(benchCase, plan: plan, executor: executor, weights: weights, inputs: inputs)
+    defer { peers?.close() }
     var samples: [Double] = []
     var kernelSeconds: [[Double]] = []
     for _ in 0..<benchCase.repetitions {
       let start = DispatchTime.now().uptimeNanoseconds
       _ = try executor.run(inputs)
       samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+      peers?.sampleEach()
     }
+    let peerRows = peers?.rows(compiledSamples: samples, flops: plan.flops,
+                               threshold: environment.spreadThreshold, repetitions: benchCase.repetitions) ?? []
     // Kernel timing puts a barrier after every kernel, so it gets runs of its own, after the
     // step samples: the step times above are those of the module as it normally runs.
     if benchCase.recordsKernels, let compiled {
@@ -356,7 +382,42 @@ public struct BenchHarness {
       }
     }
     return MeasuredCase(benchCase: benchCase, samples: samples, buildSeconds: buildSeconds, kernelSeconds: kernelSeconds,
-                        program: benchCase.recordsKernels ? compiled?.program : nil)
+                        program: benchCase.recordsKernels ? compiled?.program : nil, peerRows: peerRows)
+  }
+
+  // MARK: Peers
+
+  /// The peers of the headline compiled case, loaded once it is warm: parity is checked against
+  /// the compiled outputs of one more (untimed) run, the same graph, weights and inputs.
+  func startPeers(_ benchCase: BenchCase, plan: ModelPlan, executor: any Executor, weights: [String: RuntimeTensor],
+                  inputs: [String: RuntimeTensor]) throws -> InterleavedPeers? {
+    guard benchCase.executor == .compiled, benchCase.isHeadline, !plan.run.peers.isEmpty, let location = environment.peers else { return nil }
+    let reference = try executor.run(inputs)
+    let peers = InterleavedPeers(peers: plan.run.peers, graph: plan.graph, weights: weights, inputs: inputs, reference: reference,
+                                 threads: benchCase.threads, warmups: benchCase.warmups, environment: location)
+    for peer in plan.run.peers { progress(.peer(label: plan.run.label, peer: peer.rawValue, message: peers.loadSummary(peer))) }
+    return peers
+  }
+
+  /// Said once in the notes when a suite names peers that this machine does not have.
+  static func missingPeersNote(_ suite: Suite, environment: PeerEnvironment?) -> String? {
+    guard environment == nil else { return nil }
+    let naming = suite.modelRuns.filter { !$0.peers.isEmpty }
+    guard !naming.isEmpty else { return nil }
+    let names = Set(naming.flatMap(\.peers)).sorted { $0.rawValue < $1.rawValue }.map(\.rawValue).joined(separator: ", ")
+    return "peers (\(names)) named by \(naming.count) model\(naming.count == 1 ? "" : "s") were not run: \(PeerEnvironment.missing.description)"
+  }
+
+  static func measuredSummary(_ row: PeerRow) -> String {
+    if let error = row.error, row.msPerStep == nil { return "not measured: \(error)" }
+    guard let median = row.msPerStep else { return "not measured" }
+    var text = String(format: "%.3f ms/step, spread %.1f%%", median, 100 * (row.spread ?? 0)) + (row.trustworthy ? "" : " ⚠ not trustworthy")
+    if let speedup = row.compiledSpeedup {
+      text += String(format: "; compiled %.3f ms → %.2f× %@", row.compiledMs ?? .nan, speedup, speedup >= 1 ? "faster" : "(slower)")
+    } else {
+      text += "; not used in ratios (parity " + (row.parityPassed ? "passed" : "failed or unchecked") + ")"
+    }
+    return text
   }
 }
 

@@ -159,6 +159,88 @@ public struct ModelSection: Codable, Sendable, Equatable {
   public var threadScaling: [ThreadScaling]
   /// The compiled executor at the largest team under each profile the host ran.
   public var profiles: [String: CaseResult]
+  /// The peer runtimes the suite named, timed sample by sample with the headline compiled case.
+  public var peers: [PeerRow] = []
+}
+
+extension ModelSection {
+  /// Reports written before peers existed have no `peers` key: they read as having none.
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    name = try container.decode(String.self, forKey: .name)
+    model = try container.decode(String.self, forKey: .model)
+    config = try container.decode(String.self, forKey: .config)
+    overrides = try container.decode([String: String].self, forKey: .overrides)
+    family = try container.decode(String.self, forKey: .family)
+    flops = try container.decode(Int.self, forKey: .flops)
+    compulsoryBytes = try container.decode(Int.self, forKey: .compulsoryBytes)
+    arithmeticIntensity = try container.decode(Double.self, forKey: .arithmeticIntensity)
+    cases = try container.decode([CaseResult].self, forKey: .cases)
+    executors = try container.decode([String: CaseResult].self, forKey: .executors)
+    speedup = try container.decode(Speedup.self, forKey: .speedup)
+    threadScaling = try container.decode([ThreadScaling].self, forKey: .threadScaling)
+    profiles = try container.decode([String: CaseResult].self, forKey: .profiles)
+    peers = try container.decodeIfPresent([PeerRow].self, forKey: .peers) ?? []
+  }
+}
+
+/// One peer runtime (ONNX Runtime, OpenVINO) on one model: the optimized graph Kiln runs, its
+/// weights and inputs, exported to ONNX; samples taken alternately with Kiln's compiled executor.
+public struct PeerRow: Codable, Sendable, Equatable {
+  public var peer: String
+  /// nil when the peer could not be loaded.
+  public var version: String?
+  /// As the peer reports them applied (threads, precision, optimization level…).
+  public var settings: [String: String]
+  public var threads: Int
+  public var warmups: Int
+  public var repetitions: Int
+  /// Median milliseconds per forward pass; absent when the peer did not run.
+  public var msPerStep: Double?
+  public var minMs: Double?
+  public var maxMs: Double?
+  public var spread: Double?
+  public var trustworthy: Bool
+  public var samplesMs: [Double]
+  public var gflops: Double?
+  public var percentOfPeak: Double?
+  /// The compiled executor's median over the same interleaved run.
+  public var compiledMs: Double?
+  /// Peer median over compiled median: how many times faster compiled ran. Absent when parity
+  /// failed (the export may be wrong, so the timings mean nothing) or either side has no time.
+  public var compiledSpeedup: Double?
+  /// ‖peer − compiled‖₂ / ‖compiled‖₂ over every output.
+  public var parityError: Double?
+  public var parityTolerance: Double?
+  public var parityPassed: Bool
+  /// Why the peer has no figures (export, load or run failure).
+  public var error: String?
+
+  public init(peer: String, version: String?, settings: [String: String], threads: Int, warmups: Int, repetitions: Int,
+              msPerStep: Double?, minMs: Double?, maxMs: Double?, spread: Double?, trustworthy: Bool, samplesMs: [Double],
+              gflops: Double?, percentOfPeak: Double?, compiledMs: Double?, compiledSpeedup: Double?, parityError: Double?,
+              parityTolerance: Double?, parityPassed: Bool, error: String?) {
+    self.peer = peer
+    self.version = version
+    self.settings = settings
+    self.threads = threads
+    self.warmups = warmups
+    self.repetitions = repetitions
+    self.msPerStep = msPerStep
+    self.minMs = minMs
+    self.maxMs = maxMs
+    self.spread = spread
+    self.trustworthy = trustworthy
+    self.samplesMs = samplesMs
+    self.gflops = gflops
+    self.percentOfPeak = percentOfPeak
+    self.compiledMs = compiledMs
+    self.compiledSpeedup = compiledSpeedup
+    self.parityError = parityError
+    self.parityTolerance = parityTolerance
+    self.parityPassed = parityPassed
+    self.error = error
+  }
 }
 
 public struct KernelRow: Codable, Sendable, Equatable {

@@ -78,6 +78,9 @@ public enum ReportWriter {
       [model.name, flops(model.flops), model.speedup.vsNaive.map { number($0) + "×" } ?? "–",
        model.speedup.vsEagerBlas.map { number($0) + "×" } ?? "–"]
     }))
+    if report.models.contains(where: { !$0.peers.isEmpty }) {
+      tables.append(ReportTable(title: peersTitle, header: peersHeader, rows: peerTableRows(report)))
+    }
     tables.append(ReportTable(title: "Thread scaling (1 → all)", header: ["model", "executor", "1 thread ms", "all threads ms", "threads", "speedup"],
                               rows: report.models.flatMap { model in model.threadScaling.map {
                                 [model.name, $0.executor, number($0.oneThreadMs, 3), number($0.allThreadsMs, 3), String($0.threads),
@@ -138,6 +141,29 @@ public enum ReportWriter {
       }
     }
     return rows
+  }
+
+  static let peersTitle = "Peers side by side (same graph, weights and inputs; sampled alternately with compiled)"
+  static let peersHeader = ["model", "peer", "version", "settings (read back)", "threads", "ms/step (median)", "spread", "runs", "GFLOP/s",
+                            "% peak", "compiled ms", "compiled speedup", "parity error"]
+
+  /// One row per model and peer; a peer that failed parity keeps its time but gets no ratio.
+  static func peerTableRows(_ report: BenchReport) -> [[String]] {
+    report.models.flatMap { model in model.peers.map { row in
+      let settings = row.settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+      let parity: String
+      if let error = row.parityError {
+        parity = String(format: "%.1e", error) + (row.parityPassed ? "" : " FAILED (tolerance " + String(format: "%.0e", row.parityTolerance ?? 0) + ")")
+      } else {
+        parity = "not checked"
+      }
+      let speedup: String
+      if let ratio = row.compiledSpeedup { speedup = number(ratio) + "×" } else { speedup = row.msPerStep == nil ? "–" : "not used (parity)" }
+      return [model.name, row.peer, row.version ?? "–", row.error.map { "error: \($0)" } ?? (settings.isEmpty ? "–" : settings), String(row.threads),
+              row.msPerStep.map { number($0, 3) + mark(row.trustworthy) } ?? "–", row.spread.map { number(100 * $0, 1) + " %" } ?? "–",
+              String(row.samplesMs.count), row.gflops.map { number($0, 1) } ?? "–", row.percentOfPeak.map { number($0, 1) } ?? "–",
+              row.compiledMs.map { number($0, 3) } ?? "–", speedup, parity]
+    } }
   }
 
   static func order(_ executor: String) -> Int { BenchExecutor(rawValue: executor).flatMap { BenchExecutor.allCases.firstIndex(of: $0) } ?? 99 }
@@ -207,7 +233,10 @@ public enum ReportWriter {
       for row in table.rows {
         body += "<tr>" + row.map { cell in
           let untrusted = cell.hasSuffix(untrustedMark)
-          return "<td\(untrusted ? " class=\"untrusted\" title=\"spread above threshold: not trustworthy\"" : "")>\(SVGChart.escape(cell))</td>"
+          // Figures stay on one line ("1375.3 %", "2.4e-06"); only long text (settings, errors) wraps.
+          let classes = (untrusted ? ["untrusted"] : []) + (cell.count > 40 ? ["text"] : [])
+          let classAttribute = classes.isEmpty ? "" : " class=\"\(classes.joined(separator: " "))\""
+          return "<td\(classAttribute)\(untrusted ? " title=\"spread above threshold: not trustworthy\"" : "")>\(SVGChart.escape(cell))</td>"
         }.joined() + "</tr>\n"
       }
       body += "</tbody></table>\n"
@@ -220,6 +249,8 @@ public enum ReportWriter {
       table { border-collapse: collapse; margin: 8px 0 24px; font-size: 13px; }
       th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; }
       th { background: #f3f3f3; }
+      td { white-space: nowrap; }
+      td.text { white-space: normal; min-width: 260px; }
       td.untrusted { background: #fff3cd; }
       figure { margin: 8px 0; }
       .notes { color: #8a5a00; }
@@ -241,6 +272,15 @@ public enum ReportWriter {
         title: "GFLOP/s per executor (higher is better)", unit: "GFLOP/s", categories: report.models.map(\.name), bars: headline)]
     }
     // Speedups rather than times: one scale for models whose steps differ by orders of magnitude.
+    let peerBars = report.models.flatMap { model in model.peers.compactMap { row in
+      row.compiledSpeedup.map { SVGChart.Bar(label: model.name, series: row.peer, value: $0, trustworthy: row.trustworthy) }
+    } }
+    if !peerBars.isEmpty {
+      charts[peersTitle] = [SVGChart.groupedBars(
+        title: "Speedup of compiled over each peer (above 1×: compiled is faster; parity failures left out)",
+        unit: "× (peer ms ÷ compiled ms)", categories: SVGChart.orderedUnique(peerBars.map(\.label)), bars: peerBars,
+        references: [(1, "1×")])]
+    }
     let scaling = report.models.flatMap { model in model.threadScaling.map { scaling in
       SVGChart.Bar(label: model.name, series: scaling.executor, value: scaling.speedup, trustworthy: scaling.trustworthy)
     } }

@@ -64,6 +64,8 @@ public struct ModelRun: Hashable, Sendable {
   public var repetitions: PerExecutor
   /// Whether the compiled executor's per-kernel times are recorded (and drawn on a roofline).
   public var kernels: Bool
+  /// Peer runtimes timed beside the headline compiled case, sample by sample; empty for none.
+  public var peers: [Peer] = []
 }
 
 /// One end-to-end generation entry: run through the `GenerationRunner` the build provides.
@@ -160,8 +162,8 @@ private struct SuiteParser {
   let knownProfiles: [String] = (try? HardwareProfile.knownNames()) ?? [HardwareProfile.nativeName]
 
   static let runKeys: Set<String> = ["model", "config", "set", "label", "profiles", "executors", "threads", "numa", "warmups",
-                                     "repetitions", "kernels"]
-  static let defaultKeys: Set<String> = ["profiles", "executors", "threads", "numa", "warmups", "repetitions", "kernels"]
+                                     "repetitions", "kernels", "peers"]
+  static let defaultKeys: Set<String> = ["profiles", "executors", "threads", "numa", "warmups", "repetitions", "kernels", "peers"]
   static let generationKeys: Set<String> = ["model", "config", "set", "label", "steps", "sampler", "guidance", "seed", "executor",
                                             "profile", "threads", "numa", "warmups", "repetitions"]
 
@@ -219,9 +221,10 @@ private struct SuiteParser {
     let warmups = try field("warmups").map { try perExecutor($0.value, $0.path, minimum: 0) } ?? PerExecutor(1)
     let repetitions = try field("repetitions").map { try perExecutor($0.value, $0.path, minimum: 1) } ?? PerExecutor(5)
     let kernels = try field("kernels").map { try bool($0.value, $0.path) } ?? true
+    let peers = try field("peers").map { try peerList($0.value, $0.path) } ?? []
     let label = try run["label"].map { try string($0, at + ".label") } ?? Self.defaultLabel(model, config, overrides)
     return ModelRun(label: label, model: model, config: config, overrides: overrides, profiles: profiles, executors: executors,
-                    threads: threads, numa: numa, warmups: warmups, repetitions: repetitions, kernels: kernels)
+                    threads: threads, numa: numa, warmups: warmups, repetitions: repetitions, kernels: kernels, peers: peers)
   }
 
   func generationRun(_ run: [String: Any], at: String, defaults: [String: Any]) throws -> GenerationRun {
@@ -345,6 +348,20 @@ private struct SuiteParser {
     let name = try string(value, field)
     guard knownProfiles.contains(name) else { throw fail(field, "unknown profile '\(name)' (known: \(knownProfiles.joined(separator: ", ")))") }
     return name
+  }
+
+  /// An empty list is allowed here (unlike other lists): it is how a run opts out of the defaults' peers.
+  func peerList(_ value: Any, _ field: String) throws -> [Peer] {
+    guard let items = value as? [Any] else { throw fail(field, "must be a list of peer names (known: \(Peer.allCases.map(\.rawValue).joined(separator: ", ")))") }
+    var peers: [Peer] = []
+    for (index, item) in items.enumerated() {
+      let name = try string(item, "\(field)[\(index)]")
+      guard let peer = Peer(rawValue: name) else {
+        throw fail("\(field)[\(index)]", "unknown peer '\(name)' (known: \(Peer.allCases.map(\.rawValue).joined(separator: ", ")))")
+      }
+      if !peers.contains(peer) { peers.append(peer) }
+    }
+    return peers
   }
 
   func threadCount(_ value: Any, _ field: String) throws -> ThreadCount {

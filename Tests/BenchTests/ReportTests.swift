@@ -16,7 +16,14 @@ enum ReportSchema {
   static let peak: [String: Kind] = ["oneCore": .number, "allCores": .number]
   static let model: [String: Kind] = ["name": .string, "model": .string, "config": .string, "family": .string, "flops": .number,
                                       "compulsoryBytes": .number, "arithmeticIntensity": .number, "cases": .array,
-                                      "executors": .object, "speedup": .object, "threadScaling": .array, "profiles": .object]
+                                      "executors": .object, "speedup": .object, "threadScaling": .array, "profiles": .object,
+                                      "peers": .array]
+  /// Times, GFLOP/s and parity are absent when the peer did not run (its `error` says why).
+  static let peerRow: [String: Kind] = ["peer": .string, "settings": .object, "threads": .number, "warmups": .number,
+                                        "repetitions": .number, "trustworthy": .bool, "samplesMs": .array, "parityPassed": .bool]
+  static let peerRowWhenMeasured: [String: Kind] = ["version": .string, "msPerStep": .number, "minMs": .number, "maxMs": .number,
+                                                    "spread": .number, "gflops": .number, "percentOfPeak": .number,
+                                                    "compiledMs": .number, "parityError": .number, "parityTolerance": .number]
   static let result: [String: Kind] = ["executor": .string, "threads": .number, "msPerStep": .number, "gflops": .number,
                                        "minMs": .number, "maxMs": .number, "spread": .number, "trustworthy": .bool,
                                        "samplesMs": .array, "warmups": .number, "repetitions": .number, "buildSeconds": .number]
@@ -41,6 +48,14 @@ enum ReportSchema {
       }
       for (j, value) in ((modelObject["cases"] as? [Any]) ?? []).enumerated() {
         problems += check(value as? [String: Any] ?? [:], result, "models[\(i)].cases[\(j)].")
+      }
+      for (j, value) in ((modelObject["peers"] as? [Any]) ?? []).enumerated() {
+        let row = value as? [String: Any] ?? [:]
+        problems += check(row, peerRow, "models[\(i)].peers[\(j)].")
+        if row["error"] == nil { problems += check(row, peerRowWhenMeasured, "models[\(i)].peers[\(j)].") }
+        for key in ["compiledSpeedup", "error"] where row[key] != nil {
+          if key == "error" ? !(row[key] is String) : !(row[key] is NSNumber) { problems.append("models[\(i)].peers[\(j)].\(key): wrong type") }
+        }
       }
       if let speedup = modelObject["speedup"] as? [String: Any] {
         for key in speedup.keys where !["vsNaive", "vsEagerBlas"].contains(key) { problems.append("models[\(i)].speedup.\(key): unknown") }

@@ -59,6 +59,11 @@ extension BenchCommand {
       print("  " + padded(item.label, 40) + " " + padded(item.executor, 10) + " " + padded(item.profile ?? "–", 14)
         + String(format: " %2dt  %2d runs  %9.2f GFLOP  ~%7.1f s", item.threads, item.runs, item.gflop, item.estimatedSeconds))
     }
+    for run in suite.modelRuns where !run.peers.isEmpty {
+      print("  " + run.label + ": " + run.peers.map(\.rawValue).joined(separator: ", ")
+        + " sampled beside its headline compiled case (export and peer time not in the guess)"
+        + (environment.peers == nil ? "; not installed here, `make peers` adds them" : ""))
+    }
     let total = planned.cases.reduce(0) { $0 + $1.estimatedSeconds }
     print("\(planned.cases.count) cases, first guess ≈ \(ProgressPrinter.duration(total)) (compiled at 50 % of peak, eager-blas 30 %, naive 2 %; "
       + "no compile time)" + (suite.generationRuns.isEmpty ? "" : "; plus \(suite.generationRuns.count) generation entr\(suite.generationRuns.count == 1 ? "y" : "ies")"))
@@ -94,6 +99,8 @@ final class ProgressPrinter {
     case let .caseFinished(index, total, label, executor, milliseconds, spread, trustworthy):
       line(String(format: "[%d/%d] %@ · %@: %.3f ms/step, spread %.1f%%", index, total, label, executor, milliseconds, 100 * spread)
         + (trustworthy ? "" : " ⚠ not trustworthy"))
+    case let .peer(label, peer, message):
+      line("  \(label) · \(peer): \(message)")
     }
   }
 
