@@ -84,7 +84,7 @@ enum SVGChart {
     let series = orderedUnique(bars.map(\.series))
     let barHeight = 14.0, gap = 10.0
     // The right margin holds the longest bar's value label ("6.067 ⚠") and, beyond it, the legend.
-    let left = 190.0, right = 200.0, width = 770.0, top = 30.0
+    let left = labelMargin(categories), right = 200.0, width = 580.0 + left, top = 30.0
     let rowsPerGroup = Double(max(series.count, 1))
     let height = top + Double(categories.count) * (rowsPerGroup * barHeight + gap) + 30
     let maxValue = max(bars.map(\.value).max() ?? 1, references.map(\.value).max() ?? 0, 1e-9)
@@ -121,7 +121,7 @@ enum SVGChart {
 
   /// Stacked horizontal bars (denoising then VAE decode) per generation row.
   static func stackedBars(title: String, rows: [(label: String, parts: [(name: String, value: Double)])]) -> String {
-    let left = 190.0, right = 150.0, width = 720.0, top = 30.0, barHeight = 18.0
+    let left = labelMargin(rows.map(\.label)), right = 150.0, width = 530.0 + left, top = 30.0, barHeight = 18.0
     let height = top + Double(rows.count) * (barHeight + 8) + 30
     let maxValue = max(rows.map { $0.parts.reduce(0) { $0 + $1.value } }.max() ?? 1, 1e-9)
     let names = orderedUnique(rows.flatMap { $0.parts.map(\.name) })
@@ -150,6 +150,12 @@ enum SVGChart {
     "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\(attr(width)) height=\(attr(height)) viewBox=\"0 0 \(Int(width)) \(Int(height))\" "
       + "font-family=\"sans-serif\" role=\"img\"><title>\(escape(title))</title>\n"
       + text(width / 2, 18, title, anchor: "middle", weight: "bold")
+  }
+
+  /// Room left of the bars for the longest row label (about 6.5 px a character at the chart's
+  /// font size), never less than 190 px, so a label is never cut at the edge.
+  static func labelMargin(_ labels: [String]) -> Double {
+    max(190, 6.5 * Double(labels.map(\.count).max() ?? 0) + 16)
   }
 
   static func axes(left: Double, right: Double, top: Double, bottom: Double) -> String {
