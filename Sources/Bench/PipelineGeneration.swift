@@ -17,29 +17,20 @@ extension BenchEnvironment {
     try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: scratch) }
 
-    let summary: GenerationSummary
-    switch family.name {
-    case "dit":
-      let sampler = try run.sampler.map { name -> DiTPipeline.Sampler in
-        guard let sampler = DiTPipeline.Sampler(rawValue: name) else {
-          throw BenchError.caseFailed("generation '\(run.label)'", "DiT samples with ddim or ddpm, not '\(name)'")
-        }
-        return sampler
-      } ?? .ddim
-      // ImageNet's golden retriever (207), as `kiln generate`, when the model has that many classes.
-      let settings = Dictionary(uniqueKeysWithValues: (family.settings(of: config) ?? []).map { ($0.key, $0.value) })
-      let classes = Int(run.overrides["classes"] ?? settings["classes"] ?? "") ?? 1000
-      summary = try DiTPipeline(common, classLabel: classes > 207 ? 207 : 0, guidanceScale: Float(run.guidance ?? 4), sampler: sampler,
-                                options: options).generate(to: scratch.appendingPathComponent("image.png"))
-    case "mmdit":
-      summary = try MMDiTPipeline(common, text: .seeded, guidance: Float(run.guidance ?? 3.5), fixedShift: nil,
-                                  options: options).generate(to: scratch.appendingPathComponent("image.png"))
-    case "video-dit":
-      summary = try VideoPipeline(common, frames: nil, text: .seeded, options: options)
-        .generate(to: scratch.appendingPathComponent("video"))
-    default:
-      throw BenchError.caseFailed("generation '\(run.label)'", "\(family.name) does not generate images")
-    }
+    let sampler = try run.sampler.map { name -> DiTPipeline.Sampler in
+      guard let sampler = DiTPipeline.Sampler(rawValue: name) else {
+        throw BenchError.caseFailed("generation '\(run.label)'", "the sampler is ddim or ddpm, not '\(name)'")
+      }
+      return sampler
+    } ?? .ddim
+    // ImageNet's golden retriever (207), as `kiln generate`, when the model has that many classes.
+    let settings = Dictionary(uniqueKeysWithValues: (family.settings(of: config) ?? []).map { ($0.key, $0.value) })
+    let classes = Int(run.overrides["classes"] ?? settings["classes"] ?? "") ?? 1000
+    let output = scratch.appendingPathComponent(family.name == "video-dit" ? "video" : "image.png")
+    let summary = try AnyPipeline.generate(
+      common, settings: AnyPipeline.Settings(classLabel: classes > 207 ? 207 : 0, guidance: run.guidance.map(Float.init),
+                                             sampler: sampler),
+      options: options, to: output)
     return GenerationFigures(
       steps: summary.steps, secondsPerStep: summary.secondsPerStep, denoiseSeconds: summary.denoiseSeconds,
       vaeSeconds: summary.vaeSeconds, totalSeconds: summary.totalSeconds, gflops: summary.gflops,

@@ -95,31 +95,18 @@ struct Generate: ParsableCommand {
   }
 
   func run() throws {
-    let family = try ModelRegistry.resolve(model).family.name
     let options = ExecutionOptions(executor: executor, threads: try threads ?? Topology.current().cpuCount, profile: profile)
     let common = GenerationCommon(
       model: model, overrides: try Self.parse(settings, option: "--set"), steps: steps, seed: seed,
       weights: weights.map { URL(fileURLWithPath: $0) }, vaeConfig: vaeConfig,
       vaeOverrides: try Self.parse(vaeSettings, option: "--vae-set"))
-    let text: TextConditioning = textEmbeddings.map { .file(URL(fileURLWithPath: $0)) } ?? .seeded
-    let progress: ConsoleProgress? = json ? nil : ConsoleProgress()
-    let summary: GenerationSummary
-    switch family {
-    case "dit":
-      progress?.began("preparing \(model): tracing, weights, compiling the denoiser and the VAE")
-      let pipeline = try DiTPipeline(common, classLabel: classLabel, guidanceScale: cfg ?? 4, sampler: sampler, options: options)
-      summary = try pipeline.generate(to: URL(fileURLWithPath: output ?? "out.png"), progress: progress)
-    case "mmdit":
-      progress?.began("preparing \(model): tracing, weights, compiling the denoiser and the VAE")
-      let pipeline = try MMDiTPipeline(common, text: text, guidance: cfg ?? 3.5, fixedShift: shift, options: options)
-      summary = try pipeline.generate(to: URL(fileURLWithPath: output ?? "out.png"), progress: progress)
-    case "video-dit":
-      progress?.began("preparing \(model): tracing, weights, compiling the denoiser and the VAE")
-      let pipeline = try VideoPipeline(common, frames: frames, text: text, shift: shift ?? 5, options: options)
-      summary = try pipeline.generate(to: URL(fileURLWithPath: output ?? "out-video"), progress: progress)
-    default:
-      throw ValidationError("kiln generate runs dit, mmdit and video-dit models; \(model) is a \(family) model")
-    }
+    let pipelineSettings = AnyPipeline.Settings(
+      classLabel: classLabel, guidance: cfg, sampler: sampler,
+      text: textEmbeddings.map { .file(URL(fileURLWithPath: $0)) } ?? .seeded, shift: shift, frames: frames)
+    let summary = try AnyPipeline.generate(
+      common, settings: pipelineSettings, options: options,
+      to: try output.map { URL(fileURLWithPath: $0) } ?? AnyPipeline.defaultOutput(for: model),
+      progress: json ? nil : ConsoleProgress())
     if json {
       try printJSON(summary)
     } else {
