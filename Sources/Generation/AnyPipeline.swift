@@ -33,6 +33,9 @@ public enum AnyPipeline {
   public static func generate(_ common: GenerationCommon, settings: Settings, options: ExecutionOptions, to output: URL,
                               progress: (any GenerationProgress)? = nil) throws -> GenerationSummary {
     let family = try ModelRegistry.resolve(common.model).family.name
+    guard ["dit", "mmdit", "video-dit"].contains(family) else {
+      throw GenerationError.invalidRequest("generation runs dit, mmdit and video-dit models; \(common.model) is a \(family) model")
+    }
     progress?.began("preparing \(common.model): tracing, weights, compiling the denoiser and the VAE")
     switch family {
     case "dit":
@@ -45,7 +48,7 @@ public enum AnyPipeline {
       return try VideoPipeline(common, frames: settings.frames, text: settings.text, shift: settings.shift ?? 5,
                                options: options).generate(to: output, progress: progress)
     default:
-      throw GenerationError.invalidRequest("generation runs dit, mmdit and video-dit models; \(common.model) is a \(family) model")
+      throw GenerationError.invalidRequest("no pipeline for the \(family) family")
     }
   }
 
