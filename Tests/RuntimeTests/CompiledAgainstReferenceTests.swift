@@ -19,7 +19,8 @@ import Tracer
   /// One graph exercising every template family at sizes no tile divides: GEMM with each
   /// epilogue (batch 3 × 7 rows, K = 37 below KC, and K = 300 above it with a prime N = 131),
   /// attention (cross, S = 7 against L = 131, head dim 72, a mask; and self with S = 13), layer
-  /// norm + modulation, RMS norm, group norm, convolutions (3×3 padded with bias, strided, 1×1),
+  /// norm + modulation, RMS norm, group norm, convolutions (3×3 padded with bias, strided, 1×1,
+  /// 3×3 after a 2× upsampling, with bias + SiLU + residual in the epilogue),
   /// a softmax over a middle axis, pointwise chains, upsampling.
   static func awkwardGraph() throws -> Graph {
     try Graph.trace { b in
@@ -53,6 +54,8 @@ import Tracer
       b.output("conv_padded", convolved)
       b.output("conv_strided", b.conv2d("down", image, out: 6, kernel: 3, stride: 2))
       b.output("conv_pointwise", b.conv2d("mix", convolved.upsampleNearest(2), out: 7, kernel: 1))
+      b.output("conv_upsampled", b.conv2d("up", image.upsampleNearest(2), out: 6, kernel: 3, padding: 1))
+      b.output("conv_bias_silu_residual", silu(b.conv2d("res", image, out: 8, kernel: 3, padding: 1)) + image)
       b.output("softmax_middle_axis", softmax(b.input("logits", [3, 13, 5]), axis: 1))
     }
   }

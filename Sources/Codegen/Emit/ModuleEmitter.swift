@@ -144,6 +144,9 @@ enum ModuleEmitter {
       case .conv2d(let oc, let ic, let kh, let kw):
         sizes += "    case \(index): return KILN_CONV_PACKED_FLOATS(\(oc), \(ic), \(kh), \(kw));\n"
         packers += "    case \(index): kiln_conv2d_pack_weights(raw, \(oc), \(ic), \(kh), \(kw), \(profile.blocking.kc), packed); break;\n"
+      case .conv2dUpsample2x(let oc, let ic):
+        sizes += "    case \(index): return KILN_CONV_UPSAMPLE2X_PACKED_FLOATS(\(oc), \(ic));\n"
+        packers += "    case \(index): kiln_conv2d_upsample2x_pack_weights(raw, \(oc), \(ic), \(profile.blocking.kc), packed); break;\n"
       }
     }
     return """

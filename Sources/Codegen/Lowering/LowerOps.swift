@@ -39,6 +39,8 @@ extension LoweringContext {
     case .conv2d(let attributes):
       try lowerConv2d(id, attributes: attributes)
     case .upsampleNearest(let scale):
+      // Read in place by the convolution after it (see `fusedUpsampleConvolution`).
+      if fusedUpsampleConvolution(reading: id) != nil { return }
       let input = try denseOrCopy(try view(node.operands[0]))
       let dims = input.shape
       let kernel = UpsampleKernel(planes: dims.dropLast(2).reduce(1, *), height: dims[dims.count - 2],
@@ -248,67 +250,6 @@ extension LoweringContext {
       append(loop: kernel, operands: [source], outputs: [slice], template: "concat", nodes: [id], flops: 0, group: group)
       start += length
     }
-    values[id] = .view(output)
-  }
-
-  /// A convolution: the implicit-GEMM template (with a following per-channel bias add fused) in
-  /// compiled mode for one group, a direct loop otherwise.
-  mutating func lowerConv2d(_ id: Int, attributes: Conv2DAttributes) throws(CodegenError) {
-    let node = self.node(id)
-    let input = try denseOrCopy(try view(node.operands[0]))
-    let w = self.node(node.operands[1]).shape.dims
-    let x = input.shape
-    let square = attributes.stride[0] == attributes.stride[1] && attributes.padding[0] == attributes.padding[1]
-    if mode == .compiled, attributes.groups == 1, square, isWeight(node.operands[1]) {
-      let slot = try weightSlot(param: node.operands[1], packing: .conv2d(outChannels: w[0], inChannels: w[1],
-                                                                        kernelHeight: w[2], kernelWidth: w[3]))
-      // A per-channel bias add that only this convolution feeds is applied in the epilogue.
-      var covered = [id]
-      var outputNode = id
-      var bias: StridedView?
-      if let add = soleUser(of: id), patterns?.matchOfNode[add] == nil, case .binary(.add) = self.node(add).op,
-         self.node(add).shape == node.shape,
-         let other = self.node(add).operands.first(where: { $0 != id }),
-         let biasView = try channelVector(other, channels: w[0]) {
-        bias = biasView
-        covered.append(add)
-        outputNode = add
-        absorbed.insert(add)
-      }
-      let output = StridedView.contiguous(.activation(newBuffer(elements: node.shape.elementCount)), shape: node.shape.dims)
-      let blocking = profile.blocking
-      let epilogue = bias == nil ? "KILN_NO_EPILOGUE" : "KILN_EPILOGUE(.bias_row = bias)"
-      let function = """
-        static void \(Self.placeholder)(const float *x, const float *w, \(bias == nil ? "" : "const float *bias, ")float *y,
-                                        float *scratch, int thread_id, int n_threads) {
-          kiln_conv2d(x, w, y, \(x[0]), \(x[1]), \(x[2]), \(x[3]), \(w[0]), \(w[2]), \(w[3]), \(attributes.stride[0]), \
-        \(attributes.padding[0]),
-                      KILN_BLOCKING(\(blocking.mc), \(blocking.kc), \(blocking.nc)), \(epilogue), scratch, thread_id, n_threads);
-        }
-
-        """
-      let weightView = StridedView.contiguous(.weight(slot), shape: w)
-      var arguments = [argument(input, "const float *"), argument(weightView, "const float *")]
-      if let bias { arguments.append(argument(bias, "const float *")) }
-      arguments.append(argument(output, "float *"))
-      append(LoweredKernel(
-        template: "conv2d", function: function, arguments: arguments,
-        scratchFloats: "KILN_CONV_SCRATCH_FLOATS(\(blocking.nc), \(blocking.kc))", reads: Self.buffers([input]),
-        writes: Self.buffers([output]), nodes: covered, flops: flops(of: covered),
-        bytes: Self.bytes([input, output]) + 4 * w.reduce(1, *), group: nil))
-      values[outputNode] = .view(output)
-      return
-    }
-    let weight = try denseOrCopy(try view(node.operands[1]))
-    let kernel = Conv2DLoopKernel(batch: x[0], inChannels: x[1], height: x[2], width: x[3], outChannels: w[0],
-                                  kernelHeight: w[2], kernelWidth: w[3], stride: attributes.stride,
-                                  padding: attributes.padding, groups: attributes.groups)
-    let output = StridedView.contiguous(.activation(newBuffer(elements: node.shape.elementCount)), shape: node.shape.dims)
-    append(LoweredKernel(
-      template: "conv2d_loop", function: LoopEmitter.function(named: Self.placeholder, kernel),
-      arguments: [argument(input, "const float *"), argument(weight, "const float *"), argument(output, "float *")],
-      scratchFloats: nil, reads: Self.buffers([input, weight]), writes: Self.buffers([output]), nodes: [id],
-      flops: flops(of: [id]), bytes: Self.bytes([input, weight, output]), group: nil))
     values[id] = .view(output)
   }
 

@@ -245,21 +245,27 @@ extension LoweringContext {
       let x = try denseOrCopy(input)
       let spatial = shape.dropFirst(2).reduce(1, *)
       let result = StridedView.contiguous(.activation(newBuffer(elements: x.elementCount)), shape: shape)
+      // An activation reading only the normalized tensor (the SiLU of a VAE's ResNet) is applied
+      // as each element is stored.
+      let activation = followingActivation(of: match.output)
       let function = """
         static void \(Self.placeholder)(const float *x, \(weight == nil ? "" : "const float *weight, ")\
         \(bias == nil ? "" : "const float *bias, ")float *y, int thread_id, int n_threads) {
           kiln_groupnorm(x, y, \(shape[0]), \(channels), \(spatial), \(match.groups), \(Self.literal(match.eps)),
-                         \(weight == nil ? "0" : "weight"), \(bias == nil ? "0" : "bias"), KILN_ACT_NONE, thread_id, n_threads);
+                         \(weight == nil ? "0" : "weight"), \(bias == nil ? "0" : "bias"), \
+        \(activation.map { Self.activationConstant($0.kind) } ?? "KILN_ACT_NONE"), thread_id, n_threads);
         }
 
         """
       let arguments = [argument(x, "const float *")] + [weight, bias].compactMap { $0 }.map { argument($0, "const float *") }
         + [argument(result, "float *")]
+      let nodes = match.nodes + (activation?.nodes ?? [])
+      absorbed.formUnion(activation?.nodes ?? [])
       append(LoweredKernel(
         template: "groupnorm", function: function, arguments: arguments, scratchFloats: nil,
-        reads: Self.buffers([x]), writes: Self.buffers([result]), nodes: match.nodes, flops: flops(of: match.nodes),
+        reads: Self.buffers([x]), writes: Self.buffers([result]), nodes: nodes, flops: flops(of: nodes),
         bytes: Self.bytes([x, result]), group: nil))
-      values[match.output] = .view(result)
+      values[activation?.output ?? match.output] = .view(result)
       return true
     }
 

@@ -76,6 +76,8 @@ struct LoweringContext {
   let profile: HardwareProfile
   let mode: LoweringMode
   let patterns: PatternSet?
+  /// What matchers know of the graph, for the epilogues lowering fuses itself (compiled mode).
+  let facts: GraphFacts?
   let users: [[Int]]
   var values: [Int: LoweredValue] = [:]
   var bufferSizes: [Int] = []
@@ -96,6 +98,7 @@ struct LoweringContext {
     self.profile = profile
     self.mode = mode
     self.patterns = mode == .compiled ? PatternSet(discoveringIn: graph) : nil
+    self.facts = mode == .compiled ? GraphFacts(graph) : nil
     self.users = graph.users()
     self.folded = graph.constantFoldableNodes()
     try foldConstants()

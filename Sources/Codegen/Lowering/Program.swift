@@ -10,6 +10,9 @@ public enum WeightPacking: Hashable, Sendable, Codable {
   case gemmB(k: Int, n: Int, strideK: Int, strideN: Int)
   /// An OIHW convolution weight, packed as the A operand of the implicit GEMM.
   case conv2d(outChannels: Int, inChannels: Int, kernelHeight: Int, kernelWidth: Int)
+  /// An OIHW 3×3 convolution weight read after a nearest 2× upsampling: the four 2×2 phase
+  /// kernels of `kiln_conv2d_upsample2x`, each packed as the A operand.
+  case conv2dUpsample2x(outChannels: Int, inChannels: Int)
 }
 
 /// One weight the module reads: a checkpoint parameter, or a table Codegen computed at compile

@@ -432,6 +432,65 @@ static void test_conv2d(void) {
   check_conv2d(3, 23, 7, 5, 19, 1, 1, 1, 0, 1, big, 2);
   check_conv2d(1, 32, 16, 16, 29, 3, 3, 1, 1, 1, big, 3);
   check_conv2d(2, 3, 5, 5, 4, 3, 3, 1, 0, 0, tiny, 1);
+  /* The packing copies runs of one output row: a row wider than a panel (runs cross rows at
+   * every panel), W = 1 (one column per run, all but one of a 3-wide kernel in the padding),
+   * one row (H = 1), stride 2 and 3 with odd sizes and padding 2 (the first columns of a run
+   * start left of the image), a 1×1 kernel on a width no panel divides, and a kernel as wide
+   * as the padded input. */
+  check_conv2d(1, 3, 5, KILN_NR + 7, 5, 3, 3, 1, 1, 1, tiny, 2);
+  check_conv2d(2, 4, 9, 1, 6, 3, 3, 1, 1, 1, tiny, 3);
+  check_conv2d(1, 5, 1, 29, 3, 3, 3, 1, 1, 0, big, 1);
+  check_conv2d(1, 3, 15, 13, 9, 3, 3, 2, 2, 1, tiny, 2);
+  check_conv2d(2, 4, 17, 19, 5, 5, 5, 3, 2, 1, big, 3);
+  check_conv2d(1, 7, 9, 2 * KILN_NR + 3, 10, 1, 1, 1, 0, 0, tiny, 2);
+  check_conv2d(1, 2, 4, 3, 3, 4, 5, 1, 1, 1, tiny, 1);
+}
+
+/* Nearest 2× upsampling then a 3×3 convolution with padding 1, against the two done one after
+ * the other in double precision. */
+static void check_conv2d_upsample2x(int N, int IC, int H, int W, int OC, int epilogue, kiln_blocking blk,
+                                    int n_threads) {
+  int OH = 2 * H, OW = 2 * W;
+  size_t n_out = (size_t)N * OC * OH * OW;
+  float *x = random_floats((size_t)N * IC * H * W, 1), *w = random_floats((size_t)OC * IC * 9, 1);
+  float *bias = random_floats(OC, 1), *y = alloc_floats(n_out);
+  float *packed = alloc_floats(KILN_CONV_UPSAMPLE2X_PACKED_FLOATS(OC, IC));
+  kiln_conv2d_upsample2x_pack_weights(w, OC, IC, blk.kc, packed);
+  kiln_epilogue ep = epilogue ? KILN_EPILOGUE(.bias_row = bias, .activation = KILN_ACT_SILU) : KILN_NO_EPILOGUE;
+  float *scratch = alloc_floats(KILN_CONV_UPSAMPLE2X_SCRATCH_FLOATS(OC, blk.nc, blk.kc));
+  poison(y, n_out);
+  for (int t = 0; t < n_threads; t++)
+    kiln_conv2d_upsample2x(x, packed, y, N, IC, H, W, OC, blk, ep, scratch, t, n_threads);
+  double *ref = malloc(sizeof(double) * n_out);
+  for (int n = 0; n < N; n++)
+    for (int o = 0; o < OC; o++)
+      for (int oh = 0; oh < OH; oh++)
+        for (int ow = 0; ow < OW; ow++) {
+          double s = 0;
+          for (int c = 0; c < IC; c++)
+            for (int kh = 0; kh < 3; kh++)
+              for (int kw = 0; kw < 3; kw++) {
+                int uh = oh + kh - 1, uw = ow + kw - 1; /* in the upsampled image */
+                if (uh < 0 || uh >= OH || uw < 0 || uw >= OW) continue;
+                s += (double)x[(((size_t)n * IC + c) * H + uh / 2) * W + uw / 2] * w[(((size_t)o * IC + c) * 3 + kh) * 3 + kw];
+              }
+          if (epilogue) s = silu_ref(s + bias[o]);
+          ref[(((size_t)n * OC + o) * OH + oh) * OW + ow] = s;
+        }
+  char what[160];
+  snprintf(what, sizeof what, "conv2d upsample2x N=%d %dx%dx%d -> OC=%d%s threads=%d", N, IC, H, W, OC,
+           epilogue ? " bias+silu" : "", n_threads);
+  expect_close(what, y, ref, n_out);
+  free(x), free(w), free(bias), free(y), free(packed), free(scratch), free(ref);
+}
+
+static void test_conv2d_upsample2x(void) {
+  kiln_blocking big = default_blocking(), tiny = tiny_blocking();
+  check_conv2d_upsample2x(1, 5, 7, 9, 7, 0, big, 1);
+  check_conv2d_upsample2x(2, 6, 5, KILN_NR + 5, 11, 1, tiny, 3);
+  check_conv2d_upsample2x(1, 3, 1, 1, 3, 1, tiny, 2);
+  check_conv2d_upsample2x(1, 4, 9, 1, 9, 0, tiny, 2);
+  check_conv2d_upsample2x(2, 19, 6, 6, 17, 1, big, 2);
 }
 
 /* ---------------- bench ---------------- */
@@ -565,6 +624,7 @@ int main(int argc, char **argv) {
   test_attention();
   test_norms();
   test_conv2d();
+  test_conv2d_upsample2x();
   printf("%d checks, %d failed, worst relative error %.3e (seed %llu)\n", checks, failures, worst_error,
          (unsigned long long)seed);
   return failures ? 1 : 0;
