@@ -40,7 +40,7 @@
  *                           epilogue, scratch, tid, nth)
  *   sizes:      KILN_PACKED_B_FLOATS(K, N)   KILN_GEMM_SCRATCH_FLOATS(mc, kc)
  *               KILN_CONV_PACKED_FLOATS(OC, IC, KH, KW)   KILN_CONV_SCRATCH_FLOATS(nc, kc)
- *               KILN_ATTENTION_SCRATCH_FLOATS(D)
+ *               KILN_ATTENTION_SCRATCH_FLOATS(D, Skv)
  *
  * CONVENTIONS (every family)
  *   - Element type is fp32. Matrices are row-major; `ld*` is the distance in elements between
