@@ -85,6 +85,19 @@
 #include <stdint.h>
 
 #define KILN_INLINE static inline __attribute__((always_inline))
+
+/* Translation units. A module is one C file; built whole (KILN_PART undefined) every kernel
+ * function is static. To compile on several cores at once, the module cache builds it as
+ * KILN_PART = 0, 1, … side by side and links the objects: each kernel function is then defined
+ * in the part the module assigned it (KILN_IN_PART) and declared, hidden, in the others; part 0
+ * holds the exports and the schedule. */
+#ifdef KILN_PART
+#define KILN_KERNEL_FN __attribute__((visibility("hidden")))
+#define KILN_IN_PART(p) ((p) == KILN_PART)
+#else
+#define KILN_KERNEL_FN static
+#define KILN_IN_PART(p) 1
+#endif
 #define KILN_ALIGN 64
 #define KILN_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define KILN_MAX(a, b) ((a) > (b) ? (a) : (b))
