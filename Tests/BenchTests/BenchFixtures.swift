@@ -19,7 +19,7 @@ enum BenchFixtures {
   }
 
   static let tinySuite = """
-    { "kiln-suite": 1, "name": "tiny", "description": "tiny configs for tests",
+    { "kiln-suite": 1, "name": "tiny", "description": "tiny configs for tests", "rounds": 2,
       "defaults": { "executors": ["compiled", "naive", "eager-blas"], "threads": [1, "all"], "warmups": 1, "repetitions": 3 },
       "runs": [ { "model": "dit-tiny" }, { "model": "llama-tiny" } ] }
     """

@@ -14,6 +14,9 @@ enum ReportSchema {
                                      "peakGflops": .object, "bandwidthGBs": .number, "ceilingsMeasuredAt": .string,
                                      "ceilingsSource": .string, "compiler": .string, "cFlags": .array, "openBLAS": .string]
   static let peak: [String: Kind] = ["oneCore": .number, "allCores": .number]
+  static let suite: [String: Kind] = ["name": .string, "file": .string, "description": .string, "rounds": .number]
+  static let memory: [String: Kind] = ["packedWeightBytes": .number, "arenaBytes": .number, "peakResidentBytes": .number,
+                                       "budgetBytes": .number, "withinBudget": .bool]
   static let model: [String: Kind] = ["name": .string, "model": .string, "config": .string, "family": .string, "flops": .number,
                                       "compulsoryBytes": .number, "arithmeticIntensity": .number, "cases": .array,
                                       "executors": .object, "speedup": .object, "threadScaling": .array, "profiles": .object,
@@ -23,19 +26,24 @@ enum ReportSchema {
                                         "repetitions": .number, "trustworthy": .bool, "samplesMs": .array, "parityPassed": .bool]
   static let peerRowWhenMeasured: [String: Kind] = ["version": .string, "msPerStep": .number, "minMs": .number, "maxMs": .number,
                                                     "spread": .number, "gflops": .number, "percentOfPeak": .number,
-                                                    "compiledMs": .number, "parityError": .number, "parityTolerance": .number]
+                                                    "compiledMs": .number, "parityError": .number, "parityTolerance": .number,
+                                                    "sampleRounds": .array, "roundMediansMs": .array, "withinRoundSpread": .number,
+                                                    "noise": .number]
   static let result: [String: Kind] = ["executor": .string, "threads": .number, "msPerStep": .number, "gflops": .number,
                                        "minMs": .number, "maxMs": .number, "spread": .number, "trustworthy": .bool,
-                                       "samplesMs": .array, "warmups": .number, "repetitions": .number, "buildSeconds": .number]
+                                       "samplesMs": .array, "warmups": .number, "repetitions": .number, "buildSeconds": .number,
+                                       "sampleRounds": .array, "roundMediansMs": .array, "withinRoundSpread": .number, "noise": .number]
   static let kernel: [String: Kind] = ["model": .string, "name": .string, "template": .string, "flops": .number, "bytes": .number,
                                        "calls": .number, "arithmeticIntensity": .number, "seconds": .number, "gflops": .number,
-                                       "percentOfPeak": .number, "bound": .string, "spread": .number, "trustworthy": .bool]
+                                       "percentOfPeak": .number, "bound": .string, "spread": .number, "trustworthy": .bool,
+                                       "noise": .number]
   static let generation: [String: Kind] = ["available": .bool, "rows": .array]
 
   /// Every violation as `path: problem`; empty when the document follows the schema.
   static func violations(_ data: Data) throws -> [String] {
     guard let root = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { return ["(top): not an object"] }
     var problems = check(root, top, "")
+    if let suiteObject = root["suite"] as? [String: Any] { problems += check(suiteObject, suite, "suite.") }
     if let hostObject = root["host"] as? [String: Any] {
       problems += check(hostObject, host, "host.")
       if let peakObject = hostObject["peakGflops"] as? [String: Any] { problems += check(peakObject, peak, "host.peakGflops.") }
@@ -47,7 +55,14 @@ enum ReportSchema {
         problems += check(value as? [String: Any] ?? [:], result, "models[\(i)].executors.\(name).")
       }
       for (j, value) in ((modelObject["cases"] as? [Any]) ?? []).enumerated() {
-        problems += check(value as? [String: Any] ?? [:], result, "models[\(i)].cases[\(j)].")
+        let caseObject = value as? [String: Any] ?? [:]
+        problems += check(caseObject, result, "models[\(i)].cases[\(j)].")
+        if let drift = caseObject["betweenRoundDrift"], !(drift is NSNumber) { problems.append("models[\(i)].cases[\(j)].betweenRoundDrift: not a number") }
+        if let memoryObject = caseObject["memory"] {
+          problems += check(memoryObject as? [String: Any] ?? [:], memory, "models[\(i)].cases[\(j)].memory.")
+        } else if caseObject["executor"] as? String == "compiled", FileManager.default.fileExists(atPath: "/proc/self/clear_refs") {
+          problems.append("models[\(i)].cases[\(j)].memory: missing for a compiled case")
+        }
       }
       for (j, value) in ((modelObject["peers"] as? [Any]) ?? []).enumerated() {
         let row = value as? [String: Any] ?? [:]
@@ -170,6 +185,7 @@ enum ReportSchema {
       for c in report.models[m].cases.indices {
         report.models[m].cases[c].msPerStep = statistics.median
         report.models[m].cases[c].spread = statistics.spread
+        report.models[m].cases[c].noise = statistics.spread
       }
     }
     report.kernels = []
@@ -189,6 +205,28 @@ enum ReportSchema {
 
     let faster = ReportComparison(old: slower, new: old, threshold: 0.05)
     #expect(faster.improvements.count == faster.changes.count && faster.regressions.isEmpty)
+  }
+
+  @Test func aChangeWithinEitherReportsNoiseIsNotARegression() throws {
+    let old = try Self.report(ms: 10, samples: [1, 1.01, 0.99])
+    let slower = try Self.report(ms: 12, samples: [1, 1.01, 0.99])
+    #expect(!ReportComparison(old: old, new: slower, threshold: 0.05).regressions.isEmpty)
+    // The same 20 % when the new report's rounds drifted by 25 %: within its noise.
+    var drifting = slower
+    for m in drifting.models.indices {
+      for c in drifting.models[m].cases.indices { drifting.models[m].cases[c].noise = 0.25 }
+    }
+    let comparison = ReportComparison(old: old, new: drifting, threshold: 0.05)
+    #expect(comparison.regressions.isEmpty && comparison.changes.allSatisfy { abs($0.noise - 0.25) < 1e-12 })
+    // A report written before rounds has no noise: its spread stands in.
+    var written = old
+    for m in written.models.indices {
+      for c in written.models[m].cases.indices {
+        written.models[m].cases[c].noise = nil
+        written.models[m].cases[c].spread = 0.3
+      }
+    }
+    #expect(ReportComparison(old: written, new: slower, threshold: 0.05).regressions.isEmpty)
   }
 
   @Test func subjectsInOneReportOnlyAreListed() throws {
