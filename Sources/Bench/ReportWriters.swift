@@ -5,6 +5,8 @@ struct ReportTable {
   var title: String
   var header: [String]
   var rows: [[String]]
+  /// Lines printed between the title and the table (how it was measured).
+  var caption: [String] = []
 }
 
 /// The three files of a report directory.
@@ -112,6 +114,7 @@ public enum ReportWriter {
         return [row.name, row.model, row.executor, String(row.threads), String(m.steps), number(m.secondsPerStep, 3),
                 number(m.denoiseSeconds), number(m.vaeSeconds), number(m.totalSeconds) + mark(row.trustworthy), number(m.gflops, 1), rate]
       }))
+    tables += kernelBenchmarkTables(report)
     tables.append(ReportTable(
       title: "Every measurement", header: ["model", "executor", "profile", "numa", "threads", "warm-ups", "runs", "ms median", "min", "max", "spread", "build s"],
       rows: report.models.flatMap { model in model.cases.map {
@@ -192,7 +195,7 @@ public enum ReportWriter {
     var out = "# Kiln benchmark report\n\n" + introduction(report).joined(separator: "\n") + "\n"
     if !report.notes.isEmpty { out += "\n" + report.notes.map { "- " + $0 }.joined(separator: "\n") + "\n" }
     for table in tables(report) {
-      out += "\n## \(table.title)\n\n"
+      out += "\n## \(table.title)\n\n" + table.caption.map { $0 + "\n" }.joined() + (table.caption.isEmpty ? "" : "\n")
       if table.title == "End-to-end generation" && !report.generation.available {
         out += generationUnavailableLine + "\n"
         continue
@@ -217,7 +220,7 @@ public enum ReportWriter {
     if !report.notes.isEmpty { body += "<ul class=\"notes\">" + report.notes.map { "<li>\(SVGChart.escape($0))</li>" }.joined() + "</ul>\n" }
     let charts = self.charts(report)
     for table in tables(report) {
-      body += "<h2>\(SVGChart.escape(table.title))</h2>\n"
+      body += "<h2>\(SVGChart.escape(table.title))</h2>\n" + table.caption.map { "<p>\(SVGChart.escape($0))</p>\n" }.joined()
       for chart in charts[table.title] ?? [] { body += "<figure>\(chart)</figure>\n" }
       if table.title == "End-to-end generation" && !report.generation.available {
         body += "<p>\(generationUnavailableLine)</p>\n"
