@@ -124,7 +124,8 @@ extension BenchHarness {
     "Kiln: the shape's traced graph lowered with the `compiled` mode and run by `CompiledExecutor`; each sample is the time "
       + "inside the module (its per-kernel timer, summed), without the copies of inputs into the arena and of outputs out of it.",
     "GEMM baseline: one `cblas_sgemm` call (row-major A·Bᵀ, B the [N, K] weight) of the OpenBLAS the eager-blas executor loads, "
-      + "on buffers allocated once; the eager-blas executor makes exactly this call on the bare graph but allocates its result on every run.",
+      + "on buffers allocated once, its threads pinned to the CPUs of Kiln's team for the call (where the library allows it); "
+      + "the eager-blas executor makes exactly this call on the bare graph but allocates its result on every run.",
     "Attention baseline: the eager-blas executor on the same graph (q·kᵀ GEMMs, scale, softmax as separate ops, p·v GEMMs: "
       + "the scores materialized), each sample one whole run.",
     "FLOPs: GEMM 2·M·N·K (the epilogue's few FLOPs per output not counted); attention 4·B·H·Sq·Skv·D, the two GEMMs, "
@@ -150,7 +151,9 @@ extension BenchHarness {
     guard let x = bareInputs["x"]?.floats, let weight = weights["weight"]?.floats else {
       throw BenchError.caseFailed(name, "the GEMM graph has no input 'x' or weight 'weight'")
     }
-    let openBLAS = try OpenBLASGemm(a: x, weight: weight, m: shape.m, n: shape.n, k: shape.k, threads: threads)
+    // On Kiln's CPUs, so that other work on a core slows both sides alike (Kiln's team is pinned).
+    let openBLAS = try OpenBLASGemm(a: x, weight: weight, m: shape.m, n: shape.n, k: shape.k, threads: threads,
+                                    pinnedTo: bare.plan.cpuOfThread)
 
     // Parity first (untimed): Kiln's bare product against OpenBLAS's.
     _ = openBLAS.run()
@@ -176,7 +179,7 @@ extension BenchHarness {
     return GemmBenchmarkRow(
       m: shape.m, n: shape.n, k: shape.k, batch: shape.batch, epilogue: shape.epilogue.rawValue, threads: threads, flops: shape.flops,
       peakGflops: peak, kilnEpilogue: epilogueFigure, kilnEpilogueKernels: withEpilogue.map { $0.executor.program.kernels.map(\.template) },
-      kiln: kiln, openBLAS: blas, kilnVsOpenBLAS: versus,
+      kiln: kiln, openBLAS: blas, openBLASPinned: openBLAS.ranPinned, kilnVsOpenBLAS: versus,
       kilnEpilogueVsOpenBLAS: epilogueFigure.map { $0.msMedian > 0 ? blas.msMedian / $0.msMedian : 0 },
       meetsPeakTarget: headline.percentOfPeak >= targets.gemmPercentOfPeak(threads: threads),
       meetsOpenBLASTarget: versus >= targets.gemmVsOpenBLAS, parityError: parity)

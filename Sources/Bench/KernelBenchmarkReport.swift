@@ -63,6 +63,8 @@ public struct GemmBenchmarkRow: Codable, Sendable, Equatable {
   /// Kiln without epilogue.
   public var kiln: KernelFigure
   public var openBLAS: KernelFigure
+  /// Whether OpenBLAS's threads ran pinned to the CPUs of Kiln's team.
+  public var openBLASPinned: Bool
   /// OpenBLAS median / Kiln's bare median: above 1, Kiln is faster.
   public var kilnVsOpenBLAS: Double
   /// OpenBLAS's bare median / Kiln's median with the epilogue.

@@ -57,6 +57,29 @@ import Tracer
     #expect(error <= float32Tolerance, "relative error \(error) (seed \(seed))")
   }
 
+  @Test func openBLASPinnedToKilnsCPUsGivesTheSameProductAndGivesTheCallerItsAffinityBack() throws {
+    let shape = Self.awkwardGemm
+    let plan = try PlacementPlan(topology: try Topology.current(), threads: 2)
+    var rng = SplitMix64(seed: 0x5EED)
+    let x = randomTensor([shape.m, shape.k], using: &rng).values.map(Float.init)
+    let weight = randomTensor([shape.n, shape.k], using: &rng).values.map(Float.init)
+    let floating = try OpenBLASGemm(a: x, weight: weight, m: shape.m, n: shape.n, k: shape.k, threads: plan.threadCount)
+    let pinned = try OpenBLASGemm(a: x, weight: weight, m: shape.m, n: shape.n, k: shape.k, threads: plan.threadCount,
+                                  pinnedTo: plan.cpuOfThread)
+    /// This thread's allowed CPUs, as the kernel lists them.
+    func callerAffinity() throws -> String {
+      let status = try String(contentsOfFile: "/proc/thread-self/status", encoding: .utf8)
+      return status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") }.map(String.init) ?? ""
+    }
+    let before = try callerAffinity()
+    #expect(!before.isEmpty)
+    _ = floating.run()
+    _ = pinned.run()
+    #expect(try callerAffinity() == before)
+    #expect(pinned.ranPinned == pinned.blas.canPinThreads)
+    #expect(relativeError(pinned.result.map(Double.init), floating.result.map(Double.init)) <= float32Tolerance)
+  }
+
   @Test(arguments: [
     AttentionBenchmarkShape(label: "self", batch: 2, heads: 3, queries: 13, keys: 13, headDim: 72),
     AttentionBenchmarkShape(label: "cross", batch: 1, heads: 2, queries: 7, keys: 131, headDim: 64),

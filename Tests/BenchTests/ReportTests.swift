@@ -38,7 +38,7 @@ enum ReportSchema {
                                        "samplesMs": .array, "gflops": .number, "percentOfPeak": .number]
   static let gemmRow: [String: Kind] = ["m": .number, "n": .number, "k": .number, "batch": .number, "epilogue": .string, "threads": .number,
                                         "flops": .number, "peakGflops": .number, "kiln": .object, "openBLAS": .object,
-                                        "kilnVsOpenBLAS": .number, "meetsPeakTarget": .bool, "meetsOpenBLASTarget": .bool, "parityError": .number]
+                                        "openBLASPinned": .bool, "kilnVsOpenBLAS": .number, "meetsPeakTarget": .bool, "meetsOpenBLASTarget": .bool, "parityError": .number]
   /// Present when the row's epilogue is not `none`.
   static let gemmRowWithEpilogue: [String: Kind] = ["kilnEpilogue": .object, "kilnEpilogueKernels": .array, "kilnEpilogueVsOpenBLAS": .number]
   static let attentionRow: [String: Kind] = ["label": .string, "batch": .number, "heads": .number, "queries": .number, "keys": .number,
