@@ -28,6 +28,8 @@ public enum BenchProgress: Sendable {
                     milliseconds: Double, noise: Double, trustworthy: Bool)
   /// A peer runtime on model `label`: loaded (version, parity against compiled) or measured.
   case peer(label: String, peer: String, message: String)
+  /// A kernel benchmark case measured: Kiln and its baseline in one line.
+  case kernelMeasured(label: String, summary: String)
 }
 
 /// The machine the bench runs on and the settings every case shares.
@@ -80,7 +82,8 @@ public struct BenchHarness {
     let started = Date()
     try refuseUnavailableGeneration(suite)
     var notes: [String] = []
-    let primaryProfileName = suite.modelRuns.first?.profiles.first ?? suite.generationRuns.first?.profile ?? HardwareProfile.nativeName
+    let primaryProfileName = suite.modelRuns.first?.profiles.first ?? suite.generationRuns.first?.profile
+      ?? suite.kernelBenchmarkRuns.first?.profile ?? HardwareProfile.nativeName
     let (host, hostNotes) = try hostSection(primaryProfile: primaryProfileName)
     notes += hostNotes
     hostNotes.forEach { progress(.note($0)) }
@@ -93,7 +96,10 @@ public struct BenchHarness {
       progress(.note(note))
     }
     let (models, kernels) = try measureInRounds(plans, rounds: max(1, suite.rounds), host: host)
+    var kernelClock = ETA(estimates: plannedKernelCases(suite, host: host).map(\.estimatedSeconds))
+    var kernelIndex = 0
 
+    let kernelBenchmarks = try measureKernelBenchmarks(suite, host: host, clock: &kernelClock, index: &kernelIndex)
     let generationRows = try suite.generationRuns.map { try measureGeneration($0) }
     notes += Self.ceilingWarnings(models: models, kernels: kernels, host: host)
     let formatter = ISO8601DateFormatter()
@@ -101,7 +107,8 @@ public struct BenchHarness {
       suite: SuiteSummary(name: suite.name, file: suite.file, description: suite.description, rounds: suite.rounds),
       createdAt: formatter.string(from: started), durationSeconds: Date().timeIntervalSince(started),
       spreadThreshold: environment.spreadThreshold, host: host, models: models, kernels: kernels,
-      generation: GenerationSection(available: environment.generation != nil, rows: generationRows), notes: notes)
+      generation: GenerationSection(available: environment.generation != nil, rows: generationRows), notes: notes,
+      kernelBenchmarks: kernelBenchmarks)
   }
 
   /// One planned case and the first guess at its seconds (warm-ups, repetitions and kernel-timing runs).
@@ -121,7 +128,7 @@ public struct BenchHarness {
   /// Every case the suite would run, with a guess at its time from the FLOPs and the host's
   /// ceilings; nothing is built or timed. Compile time on a cold cache is not included.
   public func plannedCases(_ suite: Suite) throws -> (host: HostSection, cases: [PlannedCase], notes: [String]) {
-    let primary = suite.modelRuns.first?.profiles.first ?? HardwareProfile.nativeName
+    let primary = suite.modelRuns.first?.profiles.first ?? suite.kernelBenchmarkRuns.first?.profile ?? HardwareProfile.nativeName
     let (host, hostNotes) = try hostSection(primaryProfile: primary)
     let (plans, planNotes) = try plan(suite)
     let cases = plans.flatMap { plan in
@@ -134,7 +141,7 @@ public struct BenchHarness {
           estimatedSeconds: shares.reduce(0) { $0 + estimateSeconds(benchCase, plan: plan, host: host, repetitions: $1) })
       }
     }
-    return (host, cases, hostNotes + planNotes)
+    return (host, cases + plannedKernelCases(suite, host: host), hostNotes + planNotes)
   }
 
   /// Generation entries fail before anything runs when this build has no pipeline for them.

@@ -52,7 +52,7 @@ extension ReportWriter {
     }
     return ReportTable(title: memoryTitle, header: ["model", "profile", "numa", "threads", "packed weights MiB", "arena MiB",
                                                      "peak added MiB", "budget MiB", "peak / budget", "within budget"], rows: rows,
-                       caption: memoryExplanation)
+                       caption: [memoryExplanation])
   }
 
   static var memoryExplanation: String {

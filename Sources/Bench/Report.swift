@@ -19,10 +19,12 @@ public struct BenchReport: Codable, Sendable, Equatable {
   public var generation: GenerationSection
   /// What the run skipped or did on its own (a profile the host cannot run, ceilings measured now).
   public var notes: [String]
+  /// GEMMs and attentions against OpenBLAS; absent when the suite has no `kernelBenchmarks` entry.
+  public var kernelBenchmarks: KernelBenchmarkSection?
 
   enum CodingKeys: String, CodingKey {
     case kilnReport = "kiln-report"
-    case suite, createdAt, durationSeconds, spreadThreshold, host, models, kernels, generation, notes
+    case suite, createdAt, durationSeconds, spreadThreshold, host, models, kernels, generation, notes, kernelBenchmarks
   }
 
   /// Reads a report written by `kiln bench`, refusing another format version with its name.
@@ -42,7 +44,8 @@ public struct BenchReport: Codable, Sendable, Equatable {
   }
 
   public init(suite: SuiteSummary, createdAt: String, durationSeconds: Double, spreadThreshold: Double, host: HostSection,
-              models: [ModelSection], kernels: [KernelRow], generation: GenerationSection, notes: [String]) {
+              models: [ModelSection], kernels: [KernelRow], generation: GenerationSection, notes: [String],
+              kernelBenchmarks: KernelBenchmarkSection? = nil) {
     kilnReport = Self.formatVersion
     self.suite = suite
     self.createdAt = createdAt
@@ -53,6 +56,7 @@ public struct BenchReport: Codable, Sendable, Equatable {
     self.kernels = kernels
     self.generation = generation
     self.notes = notes
+    self.kernelBenchmarks = kernelBenchmarks
   }
 
   public func jsonData() throws -> Data {

@@ -5,8 +5,8 @@ struct ReportTable {
   var title: String
   var header: [String]
   var rows: [[String]]
-  /// A line under the title saying how the figures were taken.
-  var caption: String? = nil
+  /// Lines printed between the title and the table (how it was measured).
+  var caption: [String] = []
 }
 
 /// The three files of a report directory.
@@ -115,6 +115,7 @@ public enum ReportWriter {
                 number(m.denoiseSeconds), number(m.vaeSeconds), number(m.totalSeconds) + mark(row.trustworthy), number(m.gflops, 1), rate]
       }))
     tables.append(memoryTable(report))
+    tables += kernelBenchmarkTables(report)
     tables.append(ReportTable(
       title: "Every measurement",
       header: ["model", "executor", "profile", "numa", "threads", "warm-ups", "runs", "ms median", "min", "max", "round medians ms",
@@ -204,7 +205,7 @@ public enum ReportWriter {
     var out = "# Kiln benchmark report\n\n" + introduction(report).joined(separator: "\n") + "\n"
     if !report.notes.isEmpty { out += "\n" + report.notes.map { "- " + $0 }.joined(separator: "\n") + "\n" }
     for table in tables(report) {
-      out += "\n## \(table.title)\n\n" + (table.caption.map { $0 + "\n\n" } ?? "")
+      out += "\n## \(table.title)\n\n" + table.caption.map { $0 + "\n" }.joined() + (table.caption.isEmpty ? "" : "\n")
       if table.title == "End-to-end generation" && !report.generation.available {
         out += generationUnavailableLine + "\n"
         continue
@@ -229,7 +230,7 @@ public enum ReportWriter {
     if !report.notes.isEmpty { body += "<ul class=\"notes\">" + report.notes.map { "<li>\(SVGChart.escape($0))</li>" }.joined() + "</ul>\n" }
     let charts = self.charts(report)
     for table in tables(report) {
-      body += "<h2>\(SVGChart.escape(table.title))</h2>\n" + (table.caption.map { "<p>\(SVGChart.escape($0))</p>\n" } ?? "")
+      body += "<h2>\(SVGChart.escape(table.title))</h2>\n" + table.caption.map { "<p>\(SVGChart.escape($0))</p>\n" }.joined()
       for chart in charts[table.title] ?? [] { body += "<figure>\(chart)</figure>\n" }
       if table.title == "End-to-end generation" && !report.generation.available {
         body += "<p>\(generationUnavailableLine)</p>\n"

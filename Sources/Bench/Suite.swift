@@ -90,6 +90,8 @@ public struct GenerationRun: Hashable, Sendable, Codable {
 public enum SuiteEntry: Hashable, Sendable {
   case model(ModelRun)
   case generation(GenerationRun)
+  /// GEMMs and attentions measured one kernel at a time against OpenBLAS (KernelBenchmarkSuite.swift).
+  case kernelBenchmarks(KernelBenchmarkRun)
 }
 
 /// A benchmark suite (`bench/suites/*.json`), checked field by field; bench/README.md documents the format.
@@ -161,7 +163,7 @@ public struct Suite: Hashable, Sendable {
 }
 
 /// Walks the decoded JSON, carrying the path of the field it is in for its messages.
-private struct SuiteParser {
+struct SuiteParser {
   let file: String
   let knownProfiles: [String] = (try? HardwareProfile.knownNames()) ?? [HardwareProfile.nativeName]
 
@@ -198,6 +200,10 @@ private struct SuiteParser {
       if let generation = run["generation"] {
         try refuseUnknownKeys(run, allowed: ["generation"], at: at + ".")
         entry = .generation(try generationRun(try self.object(generation, at + ".generation"), at: at + ".generation", defaults: defaults))
+      } else if let kernels = run["kernelBenchmarks"] {
+        try refuseUnknownKeys(run, allowed: ["kernelBenchmarks"], at: at + ".")
+        try refuseSecondKernelBenchmarks(after: entries, at: at)
+        entry = .kernelBenchmarks(try kernelBenchmarkRun(try self.object(kernels, at + ".kernelBenchmarks"), at: at + ".kernelBenchmarks"))
       } else {
         entry = .model(try modelRun(run, at: at, defaults: defaults))
       }
@@ -205,6 +211,7 @@ private struct SuiteParser {
       switch entry {
       case .model(let run): label = run.label
       case .generation(let run): label = run.label
+      case .kernelBenchmarks(let run): label = run.label
       }
       guard labels.insert(label).inserted else { throw fail(at + ".label", "'\(label)' is used by an earlier entry; labels must be unique") }
       entries.append(entry)

@@ -38,6 +38,20 @@ enum ReportSchema {
                                        "percentOfPeak": .number, "bound": .string, "spread": .number, "trustworthy": .bool,
                                        "noise": .number]
   static let generation: [String: Kind] = ["available": .bool, "rows": .array]
+  static let kernelBenchmarks: [String: Kind] = ["label": .string, "profile": .string, "openBLAS": .string, "warmups": .number,
+                                                 "repetitions": .number, "method": .array, "targets": .object, "gemm": .array,
+                                                 "attention": .array]
+  static let figure: [String: Kind] = ["msMedian": .number, "minMs": .number, "maxMs": .number, "spread": .number, "trustworthy": .bool,
+                                       "samplesMs": .array, "gflops": .number, "percentOfPeak": .number]
+  static let gemmRow: [String: Kind] = ["m": .number, "n": .number, "k": .number, "batch": .number, "epilogue": .string, "threads": .number,
+                                        "flops": .number, "peakGflops": .number, "kiln": .object, "openBLAS": .object,
+                                        "openBLASPinned": .bool, "kilnVsOpenBLAS": .number, "meetsPeakTarget": .bool, "meetsOpenBLASTarget": .bool, "parityError": .number]
+  /// Present when the row's epilogue is not `none`.
+  static let gemmRowWithEpilogue: [String: Kind] = ["kilnEpilogue": .object, "kilnEpilogueKernels": .array, "kilnEpilogueVsOpenBLAS": .number]
+  static let attentionRow: [String: Kind] = ["label": .string, "batch": .number, "heads": .number, "queries": .number, "keys": .number,
+                                             "headDim": .number, "threads": .number, "flops": .number, "graphFlops": .number,
+                                             "peakGflops": .number, "kiln": .object, "kilnKernels": .array, "eagerBLAS": .object,
+                                             "speedupVsEager": .number, "meetsPeakTarget": .bool, "meetsEagerTarget": .bool, "parityError": .number]
 
   /// Every violation as `path: problem`; empty when the document follows the schema.
   static func violations(_ data: Data) throws -> [String] {
@@ -81,6 +95,27 @@ enum ReportSchema {
       problems += check(item as? [String: Any] ?? [:], kernel, "kernels[\(i)].")
     }
     if let generationObject = root["generation"] as? [String: Any] { problems += check(generationObject, generation, "generation.") }
+    if let section = root["kernelBenchmarks"] { problems += kernelBenchmarkViolations(section) }
+    return problems
+  }
+
+  /// The optional `kernelBenchmarks` section: each GEMM and attention row and their figures.
+  static func kernelBenchmarkViolations(_ value: Any) -> [String] {
+    guard let section = value as? [String: Any] else { return ["kernelBenchmarks: not an object"] }
+    var problems = check(section, kernelBenchmarks, "kernelBenchmarks.")
+    for (i, item) in ((section["gemm"] as? [Any]) ?? []).enumerated() {
+      let row = item as? [String: Any] ?? [:]
+      let at = "kernelBenchmarks.gemm[\(i)]."
+      problems += check(row, gemmRow, at)
+      if row["epilogue"] as? String != "none" { problems += check(row, gemmRowWithEpilogue, at) }
+      for key in ["kiln", "openBLAS", "kilnEpilogue"] { if let figureObject = row[key] as? [String: Any] { problems += check(figureObject, figure, at + key + ".") } }
+    }
+    for (i, item) in ((section["attention"] as? [Any]) ?? []).enumerated() {
+      let row = item as? [String: Any] ?? [:]
+      let at = "kernelBenchmarks.attention[\(i)]."
+      problems += check(row, attentionRow, at)
+      for key in ["kiln", "eagerBLAS"] { problems += check(row[key] as? [String: Any] ?? [:], figure, at + key + ".") }
+    }
     return problems
   }
 
@@ -117,6 +152,7 @@ enum ReportSchema {
     }
     #expect(!report.kernels.isEmpty)
     let markdown = try String(contentsOf: files[1], encoding: .utf8)
+    #expect(markdown.contains(ReportWriter.kernelGemmTitle) && markdown.contains(ReportWriter.kernelAttentionTitle))
     #expect(markdown.contains("Generation is not available in this build"))
   }
 
@@ -127,6 +163,40 @@ enum ReportSchema {
     let folder = BenchFixtures.temporaryDirectory()
     _ = try ReportWriter.write(report, to: folder)
     #expect(try BenchReport(contentsOf: folder.appendingPathComponent("report.json")) == report)
+  }
+
+  @Test func kernelBenchmarksHaveARowPerShapeAndTeamWithEverySample() throws {
+    let report = try BenchFixtures.tinyReport.get()
+    let section = try #require(report.kernelBenchmarks)
+    let teams = Set([1, report.host.cores]).sorted()
+    // Each shape at every team size, shape by shape: m 12 is one sample of 12 tokens, m 24 two.
+    #expect(section.gemm.map(\.m) == [12, 24].flatMap { m in teams.map { _ in m } })
+    #expect(section.gemm.map(\.batch) == section.gemm.map { $0.m / 12 })
+    #expect(section.gemm.map(\.threads) == [teams, teams].flatMap { $0 })
+    #expect(section.attention.map(\.threads) == teams)
+    for row in section.gemm {
+      let epilogue = try #require(row.kilnEpilogue)
+      for figure in [epilogue, row.kiln, row.openBLAS] { #expect(figure.samplesMs.count == 3 && figure.gflops > 0) }
+      #expect(row.kilnEpilogueKernels == ["gemm"])
+      #expect(row.parityError <= 1e-4)
+      #expect(row.flops == 2 * row.m * 19 * 37)
+    }
+    for row in section.attention {
+      for figure in [row.kiln, row.eagerBLAS] { #expect(figure.samplesMs.count == 3 && figure.gflops > 0) }
+      #expect(row.kilnKernels == ["attention"])
+      #expect(row.parityError <= 1e-4)
+      #expect(row.flops == 4 * 2 * 13 * 7 * 24 && row.graphFlops > row.flops)
+    }
+    let tables = ReportWriter.kernelBenchmarkTables(report)
+    #expect(tables.map(\.rows.count) == [section.gemm.count, section.attention.count])
+  }
+
+  @Test func aReportWithoutKernelBenchmarksHasNoSuchKey() throws {
+    var report = try BenchFixtures.tinyReport.get()
+    report.kernelBenchmarks = nil
+    let object = try #require(JSONSerialization.jsonObject(with: try report.jsonData()) as? [String: Any])
+    #expect(object["kernelBenchmarks"] == nil)
+    #expect(ReportWriter.kernelBenchmarkTables(report).isEmpty)
   }
 
   @Test func schemaCheckerCatchesAMissingKey() throws {

@@ -43,8 +43,11 @@ struct BenchCommand: ParsableCommand {
     let directory = output.map { URL(fileURLWithPath: $0, isDirectory: true) }
       ?? ReportWriter.defaultDirectory(host: report.host.name, under: here)
     let files = try ReportWriter.write(report, to: directory)
+    if report.kernelBenchmarks != nil { print(ReportWriter.kernelBenchmarkMarkdown(report)) }
     let untrusted = report.models.flatMap(\.cases).filter { !$0.trustworthy }.count
+    let kernelRows = (report.kernelBenchmarks?.gemm.count ?? 0) + (report.kernelBenchmarks?.attention.count ?? 0)
     print(String(format: "suite %@: %d cases in %.0f s", suite.name, report.models.flatMap(\.cases).count, report.durationSeconds)
+      + (kernelRows > 0 ? " (and \(kernelRows) kernel benchmark rows)" : "")
       + (untrusted > 0 ? ", \(untrusted) with noise above \(Int(spreadThreshold)) % (marked ⚠)" : ""))
     for file in files { print("  wrote \(file.path)") }
   }
@@ -107,6 +110,8 @@ final class ProgressPrinter {
         + (trustworthy ? "" : " ⚠ not trustworthy"))
     case let .peer(label, peer, message):
       line("  \(label) · \(peer): \(message)")
+    case let .kernelMeasured(label, summary):
+      line("  \(label): \(summary)")
     }
   }
 
