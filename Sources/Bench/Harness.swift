@@ -19,11 +19,17 @@ public typealias GenerationRunner = (GenerationRequest) throws -> GenerationFigu
 /// Where the bench is: announced to the progress callback as it goes.
 public enum BenchProgress: Sendable {
   case note(String)
-  /// Case `index` of `total` starts; `etaSeconds` is the estimate for everything left, this case included.
-  case caseStarted(index: Int, total: Int, label: String, executor: String, profile: String?, threads: Int, etaSeconds: Double)
-  case caseFinished(index: Int, total: Int, label: String, executor: String, milliseconds: Double, spread: Double, trustworthy: Bool)
+  /// Visit `index` of `total` (a case in round `round` of `rounds`) starts; `etaSeconds` is the
+  /// estimate for everything left, this visit included.
+  case caseStarted(index: Int, total: Int, round: Int, rounds: Int, label: String, executor: String, profile: String?, threads: Int,
+                   etaSeconds: Double)
+  /// A visit ended: this round's median, and the median and noise of the case's rounds so far.
+  case caseFinished(index: Int, total: Int, round: Int, rounds: Int, label: String, executor: String, roundMilliseconds: Double,
+                    milliseconds: Double, noise: Double, trustworthy: Bool)
   /// A peer runtime on model `label`: loaded (version, parity against compiled) or measured.
   case peer(label: String, peer: String, message: String)
+  /// A kernel benchmark case measured: Kiln and its baseline in one line.
+  case kernelMeasured(label: String, summary: String)
 }
 
 /// The machine the bench runs on and the settings every case shares.
@@ -59,7 +65,7 @@ public struct BenchEnvironment {
   }
 }
 
-/// Runs a suite: for each case builds the executor once, warms up, repeats, keeps every sample.
+/// Runs a suite: every case in each of the suite's rounds (`SuiteRounds.swift`), every sample kept.
 public struct BenchHarness {
   public var environment: BenchEnvironment
   public var progress: (BenchProgress) -> Void
@@ -76,7 +82,8 @@ public struct BenchHarness {
     let started = Date()
     try refuseUnavailableGeneration(suite)
     var notes: [String] = []
-    let primaryProfileName = suite.modelRuns.first?.profiles.first ?? suite.generationRuns.first?.profile ?? HardwareProfile.nativeName
+    let primaryProfileName = suite.modelRuns.first?.profiles.first ?? suite.generationRuns.first?.profile
+      ?? suite.kernelBenchmarkRuns.first?.profile ?? HardwareProfile.nativeName
     let (host, hostNotes) = try hostSection(primaryProfile: primaryProfileName)
     notes += hostNotes
     hostNotes.forEach { progress(.note($0)) }
@@ -88,61 +95,20 @@ public struct BenchHarness {
       notes.append(note)
       progress(.note(note))
     }
-    var clock = ETA(estimates: plans.flatMap { plan in plan.cases.map { estimateSeconds($0, plan: plan, host: host) } })
+    let (models, kernels) = try measureInRounds(plans, rounds: max(1, suite.rounds), host: host)
+    var kernelClock = ETA(estimates: plannedKernelCases(suite, host: host).map(\.estimatedSeconds))
+    var kernelIndex = 0
 
-    var models: [ModelSection] = []
-    var kernels: [KernelRow] = []
-    var index = 0
-    for plan in plans {
-      let weights = try SeededWeights.initialize(for: plan.graph, seed: 0)
-      let inputs = try SeededInputs.make(for: plan.graph, seed: 0, timestep: Self.flowMatchingFamilies.contains(plan.family) ? 0.5 : 500)
-      var results: [CaseResult] = []
-      // Only the headline compiled case records kernel times: one program and its samples per model.
-      var kernelSamples: [[Double]] = []
-      var program: Program?
-      var peerRows: [PeerRow] = []
-      for benchCase in plan.cases {
-        progress(.caseStarted(index: index + 1, total: clock.total, label: plan.run.label, executor: benchCase.executor.rawValue,
-                              profile: benchCase.profile?.name, threads: benchCase.threads, etaSeconds: clock.remaining))
-        let caseStart = Date()
-        let measured: MeasuredCase
-        do { measured = try measure(benchCase, plan: plan, weights: weights, inputs: inputs) } catch {
-          throw BenchError.caseFailed("\(plan.run.label) \(benchCase.executor.rawValue)", "\(error)")
-        }
-        if benchCase.recordsKernels {
-          kernelSamples = measured.kernelSeconds
-          program = measured.program
-        }
-        peerRows += measured.peerRows.map { row in
-          var row = row
-          row.percentOfPeak = row.gflops.map { 100 * $0 / host.peak(threads: row.threads) }
-          return row
-        }
-        results.append(measured.result(flops: plan.flops, threshold: environment.spreadThreshold))
-        clock.finish(seconds: Date().timeIntervalSince(caseStart))
-        index += 1
-        let last = results[results.count - 1]
-        progress(.caseFinished(index: index, total: clock.total, label: plan.run.label, executor: last.executor,
-                               milliseconds: last.msPerStep, spread: last.spread, trustworthy: last.trustworthy))
-        for row in measured.peerRows { progress(.peer(label: plan.run.label, peer: row.peer, message: Self.measuredSummary(row))) }
-      }
-      var section = ReportBuilder.modelSection(plan: plan, results: results, primaryProfile: plan.run.profiles.first)
-      section.peers = peerRows
-      models.append(section)
-      if let program, let headline = section.executors[BenchExecutor.compiled.rawValue] {
-        kernels += ReportBuilder.kernelRows(model: plan.run.label, program: program, samples: kernelSamples, threads: headline.threads,
-                                            host: host, threshold: environment.spreadThreshold)
-      }
-    }
-
+    let kernelBenchmarks = try measureKernelBenchmarks(suite, host: host, clock: &kernelClock, index: &kernelIndex)
     let generationRows = try suite.generationRuns.map { try measureGeneration($0) }
     notes += Self.ceilingWarnings(models: models, kernels: kernels, host: host)
     let formatter = ISO8601DateFormatter()
     return BenchReport(
-      suite: SuiteSummary(name: suite.name, file: suite.file, description: suite.description),
+      suite: SuiteSummary(name: suite.name, file: suite.file, description: suite.description, rounds: suite.rounds),
       createdAt: formatter.string(from: started), durationSeconds: Date().timeIntervalSince(started),
       spreadThreshold: environment.spreadThreshold, host: host, models: models, kernels: kernels,
-      generation: GenerationSection(available: environment.generation != nil, rows: generationRows), notes: notes)
+      generation: GenerationSection(available: environment.generation != nil, rows: generationRows), notes: notes,
+      kernelBenchmarks: kernelBenchmarks)
   }
 
   /// One planned case and the first guess at its seconds (warm-ups, repetitions and kernel-timing runs).
@@ -151,6 +117,9 @@ public struct BenchHarness {
     public var executor: String
     public var profile: String?
     public var threads: Int
+    /// The rounds that visit the case (each builds it again and warms it up).
+    public var rounds: Int
+    /// Every run over those rounds: warm-ups in each, the repetitions, the kernel-timing runs.
     public var runs: Int
     public var gflop: Double
     public var estimatedSeconds: Double
@@ -159,17 +128,20 @@ public struct BenchHarness {
   /// Every case the suite would run, with a guess at its time from the FLOPs and the host's
   /// ceilings; nothing is built or timed. Compile time on a cold cache is not included.
   public func plannedCases(_ suite: Suite) throws -> (host: HostSection, cases: [PlannedCase], notes: [String]) {
-    let primary = suite.modelRuns.first?.profiles.first ?? HardwareProfile.nativeName
+    let primary = suite.modelRuns.first?.profiles.first ?? suite.kernelBenchmarkRuns.first?.profile ?? HardwareProfile.nativeName
     let (host, hostNotes) = try hostSection(primaryProfile: primary)
     let (plans, planNotes) = try plan(suite)
     let cases = plans.flatMap { plan in
       plan.cases.map { benchCase in
-        PlannedCase(label: plan.run.label, executor: benchCase.executor.rawValue, profile: benchCase.profile?.name, threads: benchCase.threads,
-                    runs: benchCase.warmups + benchCase.repetitions * (benchCase.recordsKernels ? 2 : 1), gflop: Double(plan.flops) / 1e9,
-                    estimatedSeconds: estimateSeconds(benchCase, plan: plan, host: host))
+        let rounds = max(1, suite.rounds)
+        let shares = (1...rounds).map { RoundSchedule.share(of: benchCase.repetitions, rounds: rounds, round: $0) }.filter { $0 > 0 }
+        return PlannedCase(
+          label: plan.run.label, executor: benchCase.executor.rawValue, profile: benchCase.profile?.name, threads: benchCase.threads,
+          rounds: shares.count, runs: shares.reduce(0) { $0 + Self.runs(benchCase, repetitions: $1) }, gflop: Double(plan.flops) / 1e9,
+          estimatedSeconds: shares.reduce(0) { $0 + estimateSeconds(benchCase, plan: plan, host: host, repetitions: $1) })
       }
     }
-    return (host, cases, hostNotes + planNotes)
+    return (host, cases + plannedKernelCases(suite, host: host), hostNotes + planNotes)
   }
 
   /// Generation entries fail before anything runs when this build has no pipeline for them.
@@ -305,10 +277,17 @@ public struct BenchHarness {
     return (plans, notes)
   }
 
-  /// A first guess at a case's seconds from its FLOPs and the measured peak, with rough
-  /// efficiencies per executor (compiled ≈ 50 % of peak, eager-blas ≈ 30 %, naive ≈ 2 %); the ETA
-  /// rescales every guess by how long the finished cases really took against their guesses.
-  func estimateSeconds(_ benchCase: BenchCase, plan: ModelPlan, host: HostSection) -> Double {
+  /// The runs of one visit of a case taking `repetitions`: its warm-ups, the repetitions, and as
+  /// many kernel-timing runs when it records kernels.
+  static func runs(_ benchCase: BenchCase, repetitions: Int) -> Int {
+    benchCase.warmups + repetitions * (benchCase.recordsKernels ? 2 : 1)
+  }
+
+  /// A first guess at the seconds of one visit of a case (one round's share of its repetitions)
+  /// from its FLOPs and the measured peak, with rough efficiencies per executor (compiled ≈ 50 %
+  /// of peak, eager-blas ≈ 30 %, naive ≈ 2 %); the ETA rescales every guess by how long the
+  /// finished visits really took against their guesses.
+  func estimateSeconds(_ benchCase: BenchCase, plan: ModelPlan, host: HostSection, repetitions: Int) -> Double {
     let efficiency: Double
     switch benchCase.executor {
     case .compiled: efficiency = 0.5
@@ -316,88 +295,10 @@ public struct BenchHarness {
     case .naive: efficiency = 0.02
     }
     let perRun = Double(plan.flops) / (host.peak(threads: benchCase.threads) * 1e9 * efficiency)
-    let runs = benchCase.warmups + benchCase.repetitions * (benchCase.recordsKernels ? 2 : 1)
-    return perRun * Double(runs) + 0.2
-  }
-
-  // MARK: Measuring
-
-  struct MeasuredCase {
-    var benchCase: BenchCase
-    var samples: [Double]
-    var buildSeconds: Double
-    var kernelSeconds: [[Double]]
-    var program: Program?
-    var peerRows: [PeerRow] = []
-
-    func result(flops: Int, threshold: Double) -> CaseResult {
-      let statistics = SampleStatistics(samples)?.scaled(by: 1e3)
-      let median = statistics?.median ?? .nan
-      return CaseResult(
-        executor: benchCase.executor.rawValue, profile: benchCase.profile?.name, threads: benchCase.threads, numa: benchCase.numa?.rawValue,
-        warmups: benchCase.warmups, repetitions: benchCase.repetitions, msPerStep: median, minMs: statistics?.min ?? .nan,
-        maxMs: statistics?.max ?? .nan, spread: statistics?.spread ?? 0,
-        trustworthy: statistics?.isTrustworthy(threshold: threshold) ?? false, samplesMs: statistics?.samples ?? [],
-        gflops: median > 0 ? Double(flops) / (median * 1e-3) / 1e9 : 0, buildSeconds: buildSeconds)
-    }
-  }
-
-  func measure(_ benchCase: BenchCase, plan: ModelPlan, weights: [String: RuntimeTensor], inputs: [String: RuntimeTensor]) throws -> MeasuredCase {
-    let buildStart = Date()
-    let executor: any Executor
-    var compiled: CompiledExecutor?
-    switch benchCase.executor {
-    case .compiled, .naive:
-      guard let profile = benchCase.profile else { throw BenchError.caseFailed(plan.run.label, "no profile for \(benchCase.executor.rawValue)") }
-      let program = try Lowering.lower(graph: plan.graph, profile: profile, mode: benchCase.executor == .naive ? .naive : .compiled,
-                                       name: plan.run.label)
-      let built = try CompiledExecutor(program: program, weights: weights, threads: benchCase.threads, policy: benchCase.numa ?? .local,
-                                       topology: environment.topology, cache: environment.cache)
-      compiled = built
-      executor = built
-    case .eagerBLAS:
-      executor = try EagerBLASExecutor(graph: plan.graph, weights: weights, threads: benchCase.threads)
-    }
-    let buildSeconds = Date().timeIntervalSince(buildStart)
-    for _ in 0..<benchCase.warmups { _ = try executor.run(inputs) }
-    let peers = try startPeers(benchCase, plan: plan, executor: executor, weights: weights, inputs: inputs)
-    defer { peers?.close() }
-    var samples: [Double] = []
-    var kernelSeconds: [[Double]] = []
-    for _ in 0..<benchCase.repetitions {
-      let start = DispatchTime.now().uptimeNanoseconds
-      _ = try executor.run(inputs)
-      samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
-      peers?.sampleEach()
-    }
-    let peerRows = peers?.rows(compiledSamples: samples, flops: plan.flops,
-                               threshold: environment.spreadThreshold, repetitions: benchCase.repetitions) ?? []
-    // Kernel timing puts a barrier after every kernel, so it gets runs of its own, after the
-    // step samples: the step times above are those of the module as it normally runs.
-    if benchCase.recordsKernels, let compiled {
-      try compiled.enableKernelTiming()
-      for _ in 0..<benchCase.repetitions {
-        _ = try compiled.run(inputs)
-        if let perKernel = compiled.lastKernelSeconds { kernelSeconds.append(perKernel) }
-      }
-    }
-    return MeasuredCase(benchCase: benchCase, samples: samples, buildSeconds: buildSeconds, kernelSeconds: kernelSeconds,
-                        program: benchCase.recordsKernels ? compiled?.program : nil, peerRows: peerRows)
+    return perRun * Double(Self.runs(benchCase, repetitions: repetitions)) + 0.2
   }
 
   // MARK: Peers
-
-  /// The peers of the headline compiled case, loaded once it is warm: parity is checked against
-  /// the compiled outputs of one more (untimed) run, the same graph, weights and inputs.
-  func startPeers(_ benchCase: BenchCase, plan: ModelPlan, executor: any Executor, weights: [String: RuntimeTensor],
-                  inputs: [String: RuntimeTensor]) throws -> InterleavedPeers? {
-    guard benchCase.executor == .compiled, benchCase.isHeadline, !plan.run.peers.isEmpty, let location = environment.peers else { return nil }
-    let reference = try executor.run(inputs)
-    let peers = InterleavedPeers(peers: plan.run.peers, graph: plan.graph, weights: weights, inputs: inputs, reference: reference,
-                                 threads: benchCase.threads, warmups: benchCase.warmups, environment: location)
-    for peer in plan.run.peers { progress(.peer(label: plan.run.label, peer: peer.rawValue, message: peers.loadSummary(peer))) }
-    return peers
-  }
 
   /// Said once in the notes when a suite names peers that this machine does not have.
   static func missingPeersNote(_ suite: Suite, environment: PeerEnvironment?) -> String? {
@@ -411,7 +312,7 @@ public struct BenchHarness {
   static func measuredSummary(_ row: PeerRow) -> String {
     if let error = row.error, row.msPerStep == nil { return "not measured: \(error)" }
     guard let median = row.msPerStep else { return "not measured" }
-    var text = String(format: "%.3f ms/step, spread %.1f%%", median, 100 * (row.spread ?? 0)) + (row.trustworthy ? "" : " ⚠ not trustworthy")
+    var text = String(format: "%.3f ms/step, noise %.1f%%", median, 100 * (row.noise ?? row.spread ?? 0)) + (row.trustworthy ? "" : " ⚠ not trustworthy")
     if let speedup = row.compiledSpeedup {
       text += String(format: "; compiled %.3f ms → %.2f× %@", row.compiledMs ?? .nan, speedup, speedup >= 1 ? "faster" : "(slower)")
     } else {

@@ -2,33 +2,55 @@ import Foundation
 import Runtime
 import Tracer
 
-/// The peers of one model, loaded beside its headline compiled case and sampled one run at a
-/// time between compiled's samples (A B A B …), so that drift in the machine hits every side alike.
+/// A model's graph and weights exported to ONNX once for the peers, kept on disk for every round
+/// of the suite (each round starts the peers again on it) and removed when this goes away.
+final class PeerExport {
+  let directory: URL
+  /// Why the export failed; then no round starts the peers.
+  let error: String?
+
+  init(graph: Graph, weights: [String: RuntimeTensor], environment: PeerEnvironment) {
+    directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-bench-peers-\(UUID().uuidString)", isDirectory: true)
+    do {
+      try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+      try PeerRunner.exportModel(graph: graph, weights: weights, to: directory, environment: environment)
+      error = nil
+    } catch {
+      self.error = "\(error)"
+    }
+  }
+
+  deinit { try? FileManager.default.removeItem(at: directory) }
+}
+
+/// The peers of one model in one round, started beside its headline compiled case once that is
+/// warm, and sampled one run at a time between compiled's samples (A B A B …), so that drift in
+/// the machine hits every side alike.
 final class InterleavedPeers {
   let requested: [Peer]
-  let threads: Int
-  let warmups: Int
+  let round: Int
   private let runner: PeerRunner?
-  private let directory: URL
   private(set) var loads: [Peer: PeerLoad] = [:]
+  /// Milliseconds of each timed run, in order.
   private(set) var samples: [Peer: [Double]] = [:]
   private(set) var errors: [Peer: String] = [:]
 
-  /// Exports the graph and starts the peers; parity is checked against `reference` (compiled's
-  /// outputs) as they load. A failure to export or start leaves every peer with that error.
-  init(peers: [Peer], graph: Graph, weights: [String: RuntimeTensor], inputs: [String: RuntimeTensor],
-       reference: [String: RuntimeTensor], threads: Int, warmups: Int, environment: PeerEnvironment) {
+  /// Starts the peers on `export`; parity is checked against `reference` (compiled's outputs) as
+  /// they load. A failure to export or start leaves every peer with that error.
+  init(peers: [Peer], export: PeerExport, inputs: [String: RuntimeTensor], reference: [String: RuntimeTensor], threads: Int,
+       warmups: Int, round: Int, environment: PeerEnvironment) {
     requested = peers
-    self.threads = threads
-    self.warmups = warmups
-    directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-bench-peers-\(UUID().uuidString)", isDirectory: true)
+    self.round = round
     var runner: PeerRunner?
-    do {
-      try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-      runner = try PeerRunner(graph: graph, weights: weights, inputs: inputs, reference: reference, peers: peers, threads: threads,
-                              warmup: warmups, workDirectory: directory, environment: environment)
-    } catch {
-      for peer in peers { errors[peer] = "\(error)" }
+    if let error = export.error {
+      for peer in peers { errors[peer] = error }
+    } else {
+      do {
+        runner = try PeerRunner(exportedIn: export.directory, inputs: inputs, reference: reference, peers: peers, threads: threads,
+                                warmup: warmups, environment: environment)
+      } catch {
+        for peer in peers { errors[peer] = "\(error)" }
+      }
     }
     self.runner = runner
     for load in runner?.loads ?? [] {
@@ -55,31 +77,7 @@ final class InterleavedPeers {
     }
   }
 
-  func close() {
-    runner?.close()
-    try? FileManager.default.removeItem(at: directory)
-  }
-
-  /// One row per requested peer (% of peak is left to the caller, who knows the ceilings), against compiled's samples from the same interleaved run.
-  func rows(compiledSamples: [Double], flops: Int, threshold: Double, repetitions: Int) -> [PeerRow] {
-    let compiledMs = SampleStatistics(compiledSamples)?.scaled(by: 1e3).median
-    return requested.map { peer in
-      let load = loads[peer]
-      let statistics = SampleStatistics(samples[peer] ?? [])
-      let median = statistics?.median
-      let gflops = median.flatMap { $0 > 0 ? Double(flops) / ($0 * 1e-3) / 1e9 : nil }
-      let trusted = load?.timingsTrusted ?? false
-      var speedup: Double?
-      if trusted, let median, let compiledMs, compiledMs > 0 { speedup = median / compiledMs }
-      return PeerRow(
-        peer: peer.rawValue, version: load?.version, settings: load?.settings ?? [:], threads: threads, warmups: warmups,
-        repetitions: repetitions, msPerStep: median, minMs: statistics?.min, maxMs: statistics?.max, spread: statistics?.spread,
-        trustworthy: statistics?.isTrustworthy(threshold: threshold) ?? false, samplesMs: statistics?.samples ?? [],
-        gflops: gflops, percentOfPeak: nil, compiledMs: compiledMs, compiledSpeedup: speedup,
-        parityError: load?.parity?.relativeError, parityTolerance: load?.parity?.tolerance, parityPassed: load?.parity?.passed ?? false,
-        error: errors[peer])
-    }
-  }
+  func close() { runner?.close() }
 
   /// The progress line of one peer once loaded: its version and parity against compiled.
   func loadSummary(_ peer: Peer) -> String {
@@ -89,5 +87,72 @@ final class InterleavedPeers {
     guard let parity = load.parity else { return "loaded\(version), parity not checked: timings not used in ratios" }
     let figures = String(format: "parity vs compiled %.2e (tolerance %.0e)", parity.relativeError, parity.tolerance)
     return "loaded\(version), \(figures) " + (parity.passed ? "passed" : "FAILED: timings not used in ratios")
+  }
+}
+
+/// Every round's peers of one model together: their samples with the round each was taken in,
+/// the least favourable load (a parity failure in any round withholds the ratio), the last error.
+struct PeerLedger {
+  let requested: [Peer]
+  let threads: Int
+  let warmups: Int
+  private var loads: [Peer: PeerLoad] = [:]
+  private var samples: [Peer: [Double]] = [:]
+  private var rounds: [Peer: [Int]] = [:]
+  private var errors: [Peer: String] = [:]
+
+  init(requested: [Peer], threads: Int, warmups: Int) {
+    self.requested = requested
+    self.threads = threads
+    self.warmups = warmups
+  }
+
+  mutating func absorb(_ round: InterleavedPeers) {
+    for peer in requested {
+      if let load = round.loads[peer], Self.isWorse(load, than: loads[peer]) { loads[peer] = load }
+      let taken = round.samples[peer] ?? []
+      samples[peer, default: []] += taken
+      rounds[peer, default: []] += Array(repeating: round.round, count: taken.count)
+      if let error = round.errors[peer] { errors[peer] = error }
+    }
+  }
+
+  /// A load that failed parity, or has none, outranks one that passed; among failures the larger error.
+  private static func isWorse(_ load: PeerLoad, than current: PeerLoad?) -> Bool {
+    guard let current else { return true }
+    let passed = load.parity?.passed ?? false
+    let currentPassed = current.parity?.passed ?? false
+    if passed != currentPassed { return !passed }
+    return (load.parity?.relativeError ?? .infinity) > (current.parity?.relativeError ?? .infinity)
+  }
+
+  /// One row per requested peer (% of peak is left to the caller, who knows the ceilings), against
+  /// compiled's samples from the same interleaved runs.
+  func rows(compiledSamplesMs: [Double], flops: Int, threshold: Double, repetitions: Int) -> [PeerRow] {
+    let compiledMs = SampleStatistics(compiledSamplesMs)?.median
+    return requested.map { peer in
+      let load = loads[peer]
+      let statistics = RoundStatistics(samples[peer] ?? [], rounds: rounds[peer] ?? [])
+      let median = statistics?.all.median
+      let gflops = median.flatMap { $0 > 0 ? Double(flops) / ($0 * 1e-3) / 1e9 : nil }
+      let trusted = load?.timingsTrusted ?? false
+      var speedup: Double?
+      if trusted, let median, let compiledMs, compiledMs > 0 { speedup = median / compiledMs }
+      var row = PeerRow(
+        peer: peer.rawValue, version: load?.version, settings: load?.settings ?? [:], threads: threads, warmups: warmups,
+        repetitions: repetitions, msPerStep: median, minMs: statistics?.all.min, maxMs: statistics?.all.max, spread: statistics?.all.spread,
+        trustworthy: statistics?.isTrustworthy(threshold: threshold) ?? false, samplesMs: statistics?.all.samples ?? [],
+        gflops: gflops, percentOfPeak: nil, compiledMs: compiledMs, compiledSpeedup: speedup,
+        parityError: load?.parity?.relativeError, parityTolerance: load?.parity?.tolerance, parityPassed: load?.parity?.passed ?? false,
+        error: errors[peer])
+      if let statistics {
+        row.sampleRounds = statistics.rounds
+        row.roundMediansMs = statistics.roundMedians
+        row.withinRoundSpread = statistics.withinRoundSpread
+        row.betweenRoundDrift = statistics.betweenRoundDrift
+        row.noise = statistics.noise
+      }
+      return row
+    }
   }
 }

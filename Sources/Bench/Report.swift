@@ -9,7 +9,8 @@ public struct BenchReport: Codable, Sendable, Equatable {
   public var suite: SuiteSummary
   public var createdAt: String
   public var durationSeconds: Double
-  /// Spread ((max − min) / median) above which a figure is marked not trustworthy.
+  /// Noise (the larger of the within-round spread and the between-round drift; the spread in
+  /// reports written before rounds) above which a figure is marked not trustworthy.
   public var spreadThreshold: Double
   public var host: HostSection
   public var models: [ModelSection]
@@ -18,10 +19,12 @@ public struct BenchReport: Codable, Sendable, Equatable {
   public var generation: GenerationSection
   /// What the run skipped or did on its own (a profile the host cannot run, ceilings measured now).
   public var notes: [String]
+  /// GEMMs and attentions against OpenBLAS; absent when the suite has no `kernelBenchmarks` entry.
+  public var kernelBenchmarks: KernelBenchmarkSection?
 
   enum CodingKeys: String, CodingKey {
     case kilnReport = "kiln-report"
-    case suite, createdAt, durationSeconds, spreadThreshold, host, models, kernels, generation, notes
+    case suite, createdAt, durationSeconds, spreadThreshold, host, models, kernels, generation, notes, kernelBenchmarks
   }
 
   /// Reads a report written by `kiln bench`, refusing another format version with its name.
@@ -41,7 +44,8 @@ public struct BenchReport: Codable, Sendable, Equatable {
   }
 
   public init(suite: SuiteSummary, createdAt: String, durationSeconds: Double, spreadThreshold: Double, host: HostSection,
-              models: [ModelSection], kernels: [KernelRow], generation: GenerationSection, notes: [String]) {
+              models: [ModelSection], kernels: [KernelRow], generation: GenerationSection, notes: [String],
+              kernelBenchmarks: KernelBenchmarkSection? = nil) {
     kilnReport = Self.formatVersion
     self.suite = suite
     self.createdAt = createdAt
@@ -52,6 +56,7 @@ public struct BenchReport: Codable, Sendable, Equatable {
     self.kernels = kernels
     self.generation = generation
     self.notes = notes
+    self.kernelBenchmarks = kernelBenchmarks
   }
 
   public func jsonData() throws -> Data {
@@ -65,6 +70,8 @@ public struct SuiteSummary: Codable, Sendable, Equatable {
   public var name: String
   public var file: String
   public var description: String
+  /// How many rounds the suite went through (absent in reports written before rounds: one).
+  public var rounds: Int?
 }
 
 public struct PeakGflops: Codable, Sendable, Equatable {
@@ -116,12 +123,29 @@ public struct CaseResult: Codable, Sendable, Equatable {
   public var minMs: Double
   public var maxMs: Double
   public var spread: Double
+  /// Whether `noise` is within the threshold.
   public var trustworthy: Bool
   public var samplesMs: [Double]
   /// The model's FLOPs over the median time.
   public var gflops: Double
-  /// Seconds to build the executor (compile or cache hit, load, pack weights).
+  /// Seconds to build the executor (compile or cache hit, load, pack weights); the first round's.
   public var buildSeconds: Double
+  // Rounds (absent in reports written before them, whose only measure of noise is `spread`).
+  /// The round (1-based) of each entry of `samplesMs`.
+  public var sampleRounds: [Int]?
+  /// The median of each round that took samples, in round order.
+  public var roundMediansMs: [Double]?
+  /// The largest (max − min) / median within one round.
+  public var withinRoundSpread: Double?
+  /// (largest − smallest round median) / median; absent when one round took every sample.
+  public var betweenRoundDrift: Double?
+  /// The larger of `withinRoundSpread` and `betweenRoundDrift`: what a re-run should expect.
+  public var noise: Double?
+  /// What the executor held in memory (compiled cases).
+  public var memory: MemoryFigures?
+
+  /// The noise, or the spread for a report written before rounds.
+  public var measuredNoise: Double { noise ?? spread }
 }
 
 public struct Speedup: Codable, Sendable, Equatable {
@@ -215,6 +239,12 @@ public struct PeerRow: Codable, Sendable, Equatable {
   public var parityPassed: Bool
   /// Why the peer has no figures (export, load or run failure).
   public var error: String?
+  /// Rounds, as in `CaseResult` (absent in reports written before them, or when the peer did not run).
+  public var sampleRounds: [Int]?
+  public var roundMediansMs: [Double]?
+  public var withinRoundSpread: Double?
+  public var betweenRoundDrift: Double?
+  public var noise: Double?
 
   public init(peer: String, version: String?, settings: [String: String], threads: Int, warmups: Int, repetitions: Int,
               msPerStep: Double?, minMs: Double?, maxMs: Double?, spread: Double?, trustworthy: Bool, samplesMs: [Double],
@@ -258,7 +288,10 @@ public struct KernelRow: Codable, Sendable, Equatable {
   /// Median over repetitions of the seconds all calls took together.
   public var seconds: Double
   public var spread: Double
+  /// Whether `noise` (`spread` in reports written before rounds) is within the threshold.
   public var trustworthy: Bool
+  /// As for a case: the larger of the within-round spread and the between-round drift.
+  public var noise: Double?
   public var gflops: Double
   public var percentOfPeak: Double
   /// `compute` or `memory`: which side of the ridge point its arithmetic intensity falls.

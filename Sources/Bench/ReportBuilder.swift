@@ -43,8 +43,9 @@ enum ReportBuilder {
   }
 
   /// One row per kernel function: its instances' medians summed, in schedule order of first use.
-  /// `samples[r][k]` is the seconds of `program.kernels[k]` in repetition `r`.
-  static func kernelRows(model: String, program: Program, samples: [[Double]], threads: Int, host: HostSection, threshold: Double) -> [KernelRow] {
+  /// `samples[r][k]` is the seconds of `program.kernels[k]` in repetition `r`, taken in round `rounds[r]`.
+  static func kernelRows(model: String, program: Program, samples: [[Double]], rounds: [Int], threads: Int, host: HostSection,
+                         threshold: Double) -> [KernelRow] {
     guard !samples.isEmpty else { return [] }
     var order: [String] = []
     var members: [String: [Int]] = [:]
@@ -58,14 +59,15 @@ enum ReportBuilder {
       guard let indices = members[function], let first = indices.first else { return nil }
       let kernel = program.kernels[first]
       let perRepetition = samples.map { run in indices.reduce(0.0) { $0 + (run.indices.contains($1) ? run[$1] : 0) } }
-      guard let statistics = SampleStatistics(perRepetition) else { return nil }
+      guard let inRounds = RoundStatistics(perRepetition, rounds: rounds) else { return nil }
+      let statistics = inRounds.all
       let totalFlops = Double(kernel.flops * indices.count)
       let gflops = statistics.median > 0 ? totalFlops / statistics.median / 1e9 : 0
       let intensity = kernel.bytes > 0 ? Double(kernel.flops) / Double(kernel.bytes) : 0
       return KernelRow(
         model: model, name: kernel.name, function: function, template: kernel.template, calls: indices.count, flops: kernel.flops,
         bytes: kernel.bytes, arithmeticIntensity: intensity, seconds: statistics.median, spread: statistics.spread,
-        trustworthy: statistics.isTrustworthy(threshold: threshold), gflops: gflops,
+        trustworthy: inRounds.isTrustworthy(threshold: threshold), noise: inRounds.noise, gflops: gflops,
         percentOfPeak: peak > 0 ? 100 * gflops / peak : 0, bound: intensity >= ridge ? "compute" : "memory", threads: threads)
     }
   }

@@ -12,7 +12,8 @@ public struct ReportComparison: Sendable {
     public var newMs: Double
     /// newMs / oldMs − 1: positive is slower.
     public var relativeChange: Double
-    /// The change a difference must exceed to count: the threshold or the two reports' spreads, whichever is larger.
+    /// The change a difference must exceed to count: the threshold or the two reports' noise
+    /// (their spread for a report written before rounds), whichever is larger.
     public var noise: Double
     public var verdict: Verdict
   }
@@ -26,14 +27,15 @@ public struct ReportComparison: Sendable {
   public var improvements: [Change] { changes.filter { $0.verdict == .improvement } }
 
   /// `threshold` is a fraction (0.05 = 5 %). A change beyond both the threshold and the noise the
-  /// two measurements showed (the larger of their spreads) is a regression or an improvement.
+  /// two measurements reported (`CaseResult.noise`: the larger of the within-round spread and the
+  /// between-round drift) is a regression or an improvement.
   public init(old: BenchReport, new: BenchReport, threshold: Double) {
     let oldFigures = Self.figures(old)
     let newFigures = Self.figures(new)
     changes = newFigures.compactMap { subject, fresh in
       guard let previous = oldFigures[subject], previous.ms > 0 else { return nil }
       let relative = fresh.ms / previous.ms - 1
-      let noise = Swift.max(threshold, previous.spread, fresh.spread)
+      let noise = Swift.max(threshold, previous.noise, fresh.noise)
       let verdict: Verdict = relative > noise ? .regression : relative < -noise / (1 + noise) ? .improvement : .unchanged
       return Change(subject: subject, oldMs: previous.ms, newMs: fresh.ms, relativeChange: relative, noise: noise, verdict: verdict)
     }.sorted { $0.subject < $1.subject }
@@ -41,20 +43,21 @@ public struct ReportComparison: Sendable {
     onlyNew = newFigures.keys.filter { oldFigures[$0] == nil }.sorted()
   }
 
-  /// Every comparable figure of a report by a stable subject name: milliseconds and spread.
-  static func figures(_ report: BenchReport) -> [String: (ms: Double, spread: Double)] {
-    var figures: [String: (ms: Double, spread: Double)] = [:]
+  /// Every comparable figure of a report by a stable subject name: milliseconds and noise (the
+  /// spread where the report has no noise: written before rounds, or a generation row).
+  static func figures(_ report: BenchReport) -> [String: (ms: Double, noise: Double)] {
+    var figures: [String: (ms: Double, noise: Double)] = [:]
     for model in report.models {
       for result in model.cases {
         var subject = "\(model.name) · \(result.executor)"
         if let profile = result.profile { subject += " · \(profile)" }
         if let numa = result.numa { subject += " · \(numa)" }
         subject += " · \(result.threads)t"
-        figures[subject] = (result.msPerStep, result.spread)
+        figures[subject] = (result.msPerStep, result.measuredNoise)
       }
     }
     for kernel in report.kernels {
-      figures["\(kernel.model) · kernel \(kernel.name) (\(kernel.template))"] = (kernel.seconds * 1e3, kernel.spread)
+      figures["\(kernel.model) · kernel \(kernel.name) (\(kernel.template))"] = (kernel.seconds * 1e3, kernel.noise ?? kernel.spread)
     }
     for row in report.generation.rows {
       let spread = SampleStatistics(row.samples.map(\.totalSeconds))?.spread ?? row.spread

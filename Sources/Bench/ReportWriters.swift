@@ -5,6 +5,8 @@ struct ReportTable {
   var title: String
   var header: [String]
   var rows: [[String]]
+  /// Lines printed between the title and the table (how it was measured).
+  var caption: [String] = []
 }
 
 /// The three files of a report directory.
@@ -68,11 +70,11 @@ public enum ReportWriter {
       for result in model.executors.values.sorted(by: { order($0.executor) < order($1.executor) }) {
         perExecutor.append([model.name, result.executor, result.profile ?? "–", String(result.threads),
                             number(result.msPerStep, 3) + mark(result.trustworthy), number(result.minMs, 3), number(result.maxMs, 3),
-                            number(100 * result.spread, 1) + " %", String(result.repetitions), number(result.gflops, 1)])
+                            number(100 * result.measuredNoise, 1) + " %", String(result.repetitions), number(result.gflops, 1)])
       }
     }
     tables.append(ReportTable(title: "Models: time per step (headline: first profile, all threads)",
-                              header: ["model", "executor", "profile", "threads", "ms/step (median)", "min", "max", "spread", "runs", "GFLOP/s"],
+                              header: ["model", "executor", "profile", "threads", "ms/step (median)", "min", "max", "noise", "runs", "GFLOP/s"],
                               rows: perExecutor))
     tables.append(ReportTable(title: "Speedup of compiled", header: ["model", "FLOPs/step", "vs naive", "vs eager-blas"], rows: report.models.map { model in
       [model.name, flops(model.flops), model.speedup.vsNaive.map { number($0) + "×" } ?? "–",
@@ -112,12 +114,18 @@ public enum ReportWriter {
         return [row.name, row.model, row.executor, String(row.threads), String(m.steps), number(m.secondsPerStep, 3),
                 number(m.denoiseSeconds), number(m.vaeSeconds), number(m.totalSeconds) + mark(row.trustworthy), number(m.gflops, 1), rate]
       }))
+    tables.append(memoryTable(report))
+    tables += kernelBenchmarkTables(report)
     tables.append(ReportTable(
-      title: "Every measurement", header: ["model", "executor", "profile", "numa", "threads", "warm-ups", "runs", "ms median", "min", "max", "spread", "build s"],
+      title: "Every measurement",
+      header: ["model", "executor", "profile", "numa", "threads", "warm-ups", "runs", "ms median", "min", "max", "round medians ms",
+               "within round", "between rounds", "noise", "build s"],
       rows: report.models.flatMap { model in model.cases.map {
         [model.name, $0.executor, $0.profile ?? "–", $0.numa ?? "–", String($0.threads), String($0.warmups), String($0.repetitions),
-         number($0.msPerStep, 3) + mark($0.trustworthy), number($0.minMs, 3), number($0.maxMs, 3), number(100 * $0.spread, 1) + " %",
-         number($0.buildSeconds, 1)]
+         number($0.msPerStep, 3) + mark($0.trustworthy), number($0.minMs, 3), number($0.maxMs, 3),
+         $0.roundMediansMs.map { $0.map { number($0, 3) }.joined(separator: " / ") } ?? "–",
+         number(100 * ($0.withinRoundSpread ?? $0.spread), 1) + " %", $0.betweenRoundDrift.map { number(100 * $0, 1) + " %" } ?? "–",
+         number(100 * $0.measuredNoise, 1) + " %", number($0.buildSeconds, 1)]
       } }))
     return tables
   }
@@ -144,7 +152,7 @@ public enum ReportWriter {
   }
 
   static let peersTitle = "Peers side by side (same graph, weights and inputs; sampled alternately with compiled)"
-  static let peersHeader = ["model", "peer", "version", "settings (read back)", "threads", "ms/step (median)", "spread", "runs", "GFLOP/s",
+  static let peersHeader = ["model", "peer", "version", "settings (read back)", "threads", "ms/step (median)", "noise", "runs", "GFLOP/s",
                             "% peak", "compiled ms", "compiled speedup", "parity error"]
 
   /// One row per model and peer; a peer that failed parity keeps its time but gets no ratio.
@@ -160,7 +168,7 @@ public enum ReportWriter {
       let speedup: String
       if let ratio = row.compiledSpeedup { speedup = number(ratio) + "×" } else { speedup = row.msPerStep == nil ? "–" : "not used (parity)" }
       return [model.name, row.peer, row.version ?? "–", row.error.map { "error: \($0)" } ?? (settings.isEmpty ? "–" : settings), String(row.threads),
-              row.msPerStep.map { number($0, 3) + mark(row.trustworthy) } ?? "–", row.spread.map { number(100 * $0, 1) + " %" } ?? "–",
+              row.msPerStep.map { number($0, 3) + mark(row.trustworthy) } ?? "–", (row.noise ?? row.spread).map { number(100 * $0, 1) + " %" } ?? "–",
               String(row.samplesMs.count), row.gflops.map { number($0, 1) } ?? "–", row.percentOfPeak.map { number($0, 1) } ?? "–",
               row.compiledMs.map { number($0, 3) } ?? "–", speedup, parity]
     } }
@@ -181,8 +189,13 @@ public enum ReportWriter {
     var lines = ["Suite `\(report.suite.name)` (\(report.suite.file)) on \(report.host.name), \(report.createdAt), "
       + String(format: "%.0f s in all.", report.durationSeconds)]
     if !report.suite.description.isEmpty { lines.append(report.suite.description) }
-    lines.append("Every figure is the median of its samples; \(untrustedMark) marks a figure whose spread ((max − min) / median) is above "
-      + String(format: "%.0f %%", 100 * report.spreadThreshold) + ": it is not trustworthy, re-run it on a quiet machine.")
+    let rounds = report.suite.rounds ?? 1
+    lines.append("Every figure is the median of its samples, taken in \(rounds) round\(rounds == 1 ? "" : "s") spread over the run "
+      + "(each round visits every case and takes its share of the repetitions). Its noise is the larger of the spread within a round "
+      + "((max − min) / median of one round's samples, the largest over the rounds) and the drift between rounds ((highest − lowest "
+      + "round median) / median): how far a re-run's figure may land from this one. \(untrustedMark) marks a figure whose noise is above "
+      + String(format: "%.0f %%", 100 * report.spreadThreshold) + ": it is not trustworthy, re-run it on a quiet machine."
+      + (rounds == 1 ? " With one round the drift between rounds is not measured: the noise is the jitter of back-to-back samples only." : ""))
     return lines
   }
 
@@ -192,7 +205,7 @@ public enum ReportWriter {
     var out = "# Kiln benchmark report\n\n" + introduction(report).joined(separator: "\n") + "\n"
     if !report.notes.isEmpty { out += "\n" + report.notes.map { "- " + $0 }.joined(separator: "\n") + "\n" }
     for table in tables(report) {
-      out += "\n## \(table.title)\n\n"
+      out += "\n## \(table.title)\n\n" + table.caption.map { $0 + "\n" }.joined() + (table.caption.isEmpty ? "" : "\n")
       if table.title == "End-to-end generation" && !report.generation.available {
         out += generationUnavailableLine + "\n"
         continue
@@ -217,7 +230,7 @@ public enum ReportWriter {
     if !report.notes.isEmpty { body += "<ul class=\"notes\">" + report.notes.map { "<li>\(SVGChart.escape($0))</li>" }.joined() + "</ul>\n" }
     let charts = self.charts(report)
     for table in tables(report) {
-      body += "<h2>\(SVGChart.escape(table.title))</h2>\n"
+      body += "<h2>\(SVGChart.escape(table.title))</h2>\n" + table.caption.map { "<p>\(SVGChart.escape($0))</p>\n" }.joined()
       for chart in charts[table.title] ?? [] { body += "<figure>\(chart)</figure>\n" }
       if table.title == "End-to-end generation" && !report.generation.available {
         body += "<p>\(generationUnavailableLine)</p>\n"
@@ -236,7 +249,7 @@ public enum ReportWriter {
           // Figures stay on one line ("1375.3 %", "2.4e-06"); only long text (settings, errors) wraps.
           let classes = (untrusted ? ["untrusted"] : []) + (cell.count > 40 ? ["text"] : [])
           let classAttribute = classes.isEmpty ? "" : " class=\"\(classes.joined(separator: " "))\""
-          return "<td\(classAttribute)\(untrusted ? " title=\"spread above threshold: not trustworthy\"" : "")>\(SVGChart.escape(cell))</td>"
+          return "<td\(classAttribute)\(untrusted ? " title=\"noise above threshold: not trustworthy\"" : "")>\(SVGChart.escape(cell))</td>"
         }.joined() + "</tr>\n"
       }
       body += "</tbody></table>\n"

@@ -90,6 +90,8 @@ public struct GenerationRun: Hashable, Sendable, Codable {
 public enum SuiteEntry: Hashable, Sendable {
   case model(ModelRun)
   case generation(GenerationRun)
+  /// GEMMs and attentions measured one kernel at a time against OpenBLAS (KernelBenchmarkSuite.swift).
+  case kernelBenchmarks(KernelBenchmarkRun)
 }
 
 /// A benchmark suite (`bench/suites/*.json`), checked field by field; bench/README.md documents the format.
@@ -100,6 +102,9 @@ public struct Suite: Hashable, Sendable {
   public var description: String
   /// A person's estimate of the suite's run time, kept with the suite and printed before it runs.
   public var expectedMinutes: Double?
+  /// How many times the run goes through every case, each taking its share of the repetitions
+  /// (`RoundSchedule`), so that a case's samples are spread over the run; default 1.
+  public var rounds: Int
   public var entries: [SuiteEntry]
 
   public var modelRuns: [ModelRun] {
@@ -110,11 +115,12 @@ public struct Suite: Hashable, Sendable {
     entries.compactMap { if case .generation(let run) = $0 { return run } else { return nil } }
   }
 
-  public init(name: String, file: String, description: String, expectedMinutes: Double?, entries: [SuiteEntry]) {
+  public init(name: String, file: String, description: String, expectedMinutes: Double?, rounds: Int = 1, entries: [SuiteEntry]) {
     self.name = name
     self.file = file
     self.description = description
     self.expectedMinutes = expectedMinutes
+    self.rounds = rounds
     self.entries = entries
   }
 
@@ -157,7 +163,7 @@ public struct Suite: Hashable, Sendable {
 }
 
 /// Walks the decoded JSON, carrying the path of the field it is in for its messages.
-private struct SuiteParser {
+struct SuiteParser {
   let file: String
   let knownProfiles: [String] = (try? HardwareProfile.knownNames()) ?? [HardwareProfile.nativeName]
 
@@ -171,7 +177,7 @@ private struct SuiteParser {
 
   mutating func suite(_ root: Any) throws -> Suite {
     let object = try self.object(root, "(top level)")
-    try refuseUnknownKeys(object, allowed: ["kiln-suite", "name", "description", "expectedMinutes", "defaults", "runs"], at: "")
+    try refuseUnknownKeys(object, allowed: ["kiln-suite", "name", "description", "expectedMinutes", "rounds", "defaults", "runs"], at: "")
     guard let version = object["kiln-suite"] else { throw fail("kiln-suite", "missing (this format is version \(Suite.formatVersion))") }
     guard (version as? NSNumber)?.intValue == Suite.formatVersion, !(version is String) else {
       throw fail("kiln-suite", "version \(version) is not supported (this build reads \(Suite.formatVersion))")
@@ -179,6 +185,7 @@ private struct SuiteParser {
     let name = try string(object["name"], "name")
     let description = try object["description"].map { try string($0, "description") } ?? ""
     let expected = try object["expectedMinutes"].map { try positiveNumber($0, "expectedMinutes") }
+    let rounds = try object["rounds"].map { try integer($0, "rounds", minimum: 1) } ?? 1
     let defaults = try object["defaults"].map { try self.object($0, "defaults") } ?? [:]
     try refuseUnknownKeys(defaults, allowed: Self.defaultKeys, at: "defaults.")
     guard let runsValue = object["runs"] else { throw fail("runs", "missing (a list of model and generation entries)") }
@@ -193,6 +200,10 @@ private struct SuiteParser {
       if let generation = run["generation"] {
         try refuseUnknownKeys(run, allowed: ["generation"], at: at + ".")
         entry = .generation(try generationRun(try self.object(generation, at + ".generation"), at: at + ".generation", defaults: defaults))
+      } else if let kernels = run["kernelBenchmarks"] {
+        try refuseUnknownKeys(run, allowed: ["kernelBenchmarks"], at: at + ".")
+        try refuseSecondKernelBenchmarks(after: entries, at: at)
+        entry = .kernelBenchmarks(try kernelBenchmarkRun(try self.object(kernels, at + ".kernelBenchmarks"), at: at + ".kernelBenchmarks"))
       } else {
         entry = .model(try modelRun(run, at: at, defaults: defaults))
       }
@@ -200,11 +211,12 @@ private struct SuiteParser {
       switch entry {
       case .model(let run): label = run.label
       case .generation(let run): label = run.label
+      case .kernelBenchmarks(let run): label = run.label
       }
       guard labels.insert(label).inserted else { throw fail(at + ".label", "'\(label)' is used by an earlier entry; labels must be unique") }
       entries.append(entry)
     }
-    return Suite(name: name, file: file, description: description, expectedMinutes: expected, entries: entries)
+    return Suite(name: name, file: file, description: description, expectedMinutes: expected, rounds: rounds, entries: entries)
   }
 
   func modelRun(_ run: [String: Any], at: String, defaults: [String: Any]) throws -> ModelRun {

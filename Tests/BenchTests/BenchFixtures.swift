@@ -19,9 +19,12 @@ enum BenchFixtures {
   }
 
   static let tinySuite = """
-    { "kiln-suite": 1, "name": "tiny", "description": "tiny configs for tests",
+    { "kiln-suite": 1, "name": "tiny", "description": "tiny configs for tests", "rounds": 2,
       "defaults": { "executors": ["compiled", "naive", "eager-blas"], "threads": [1, "all"], "warmups": 1, "repetitions": 3 },
-      "runs": [ { "model": "dit-tiny" }, { "model": "llama-tiny" } ] }
+      "runs": [ { "model": "dit-tiny" }, { "model": "llama-tiny" },
+                { "kernelBenchmarks": { "gemm": [ { "m": [12, 24], "tokens": 12, "n": 19, "k": 37, "epilogue": "bias-gate-residual" } ],
+                                        "attention": [ { "label": "tiny", "heads": 2, "queries": 13, "keys": 7, "headDim": 24 } ],
+                                        "threads": [1, "all"], "warmups": 1, "repetitions": 3 } } ] }
     """
 
   /// One run of the tiny suite, shared by the tests that read a report (it compiles modules).

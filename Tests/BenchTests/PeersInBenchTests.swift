@@ -55,7 +55,7 @@ let peersAreInstalled = PeerEnvironment.isAvailable
 
 @Suite(.serialized) struct PeersInBenchTests {
   static let suite = """
-    { "kiln-suite": 1, "name": "peers", "description": "dit-tiny beside its peers",
+    { "kiln-suite": 1, "name": "peers", "description": "dit-tiny beside its peers", "rounds": 2,
       "defaults": { "executors": ["compiled", "eager-blas"], "threads": ["all"], "warmups": 1, "repetitions": 3, "kernels": false },
       "runs": [ { "model": "dit-tiny", "peers": ["onnxruntime", "openvino"] }, { "model": "llama-tiny", "peers": ["openvino"] } ] }
     """
@@ -78,6 +78,9 @@ let peersAreInstalled = PeerEnvironment.isAvailable
         #expect(row.parityPassed && (row.parityError ?? 1) <= 1e-4, "\(model.name) \(row.peer): parity \(row.parityError ?? .nan)")
         // Sampled alternately with compiled: one peer sample per compiled sample.
         #expect(row.samplesMs.count == compiled.samplesMs.count && row.samplesMs.allSatisfy { $0 > 0 })
+        // Started again in each round, on the model exported once: the same rounds as compiled's samples.
+        #expect(row.sampleRounds == [1, 1, 2] && row.sampleRounds == compiled.sampleRounds)
+        #expect(row.noise == max(row.withinRoundSpread ?? .nan, row.betweenRoundDrift ?? .nan))
         #expect(row.compiledMs == compiled.msPerStep)
         let speedup = try #require(row.compiledSpeedup)
         #expect(abs(speedup - (row.msPerStep ?? 0) / compiled.msPerStep) < 1e-9)

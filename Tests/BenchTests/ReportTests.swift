@@ -14,6 +14,9 @@ enum ReportSchema {
                                      "peakGflops": .object, "bandwidthGBs": .number, "ceilingsMeasuredAt": .string,
                                      "ceilingsSource": .string, "compiler": .string, "cFlags": .array, "openBLAS": .string]
   static let peak: [String: Kind] = ["oneCore": .number, "allCores": .number]
+  static let suite: [String: Kind] = ["name": .string, "file": .string, "description": .string, "rounds": .number]
+  static let memory: [String: Kind] = ["packedWeightBytes": .number, "arenaBytes": .number, "peakResidentBytes": .number,
+                                       "budgetBytes": .number, "withinBudget": .bool]
   static let model: [String: Kind] = ["name": .string, "model": .string, "config": .string, "family": .string, "flops": .number,
                                       "compulsoryBytes": .number, "arithmeticIntensity": .number, "cases": .array,
                                       "executors": .object, "speedup": .object, "threadScaling": .array, "profiles": .object,
@@ -23,19 +26,38 @@ enum ReportSchema {
                                         "repetitions": .number, "trustworthy": .bool, "samplesMs": .array, "parityPassed": .bool]
   static let peerRowWhenMeasured: [String: Kind] = ["version": .string, "msPerStep": .number, "minMs": .number, "maxMs": .number,
                                                     "spread": .number, "gflops": .number, "percentOfPeak": .number,
-                                                    "compiledMs": .number, "parityError": .number, "parityTolerance": .number]
+                                                    "compiledMs": .number, "parityError": .number, "parityTolerance": .number,
+                                                    "sampleRounds": .array, "roundMediansMs": .array, "withinRoundSpread": .number,
+                                                    "noise": .number]
   static let result: [String: Kind] = ["executor": .string, "threads": .number, "msPerStep": .number, "gflops": .number,
                                        "minMs": .number, "maxMs": .number, "spread": .number, "trustworthy": .bool,
-                                       "samplesMs": .array, "warmups": .number, "repetitions": .number, "buildSeconds": .number]
+                                       "samplesMs": .array, "warmups": .number, "repetitions": .number, "buildSeconds": .number,
+                                       "sampleRounds": .array, "roundMediansMs": .array, "withinRoundSpread": .number, "noise": .number]
   static let kernel: [String: Kind] = ["model": .string, "name": .string, "template": .string, "flops": .number, "bytes": .number,
                                        "calls": .number, "arithmeticIntensity": .number, "seconds": .number, "gflops": .number,
-                                       "percentOfPeak": .number, "bound": .string, "spread": .number, "trustworthy": .bool]
+                                       "percentOfPeak": .number, "bound": .string, "spread": .number, "trustworthy": .bool,
+                                       "noise": .number]
   static let generation: [String: Kind] = ["available": .bool, "rows": .array]
+  static let kernelBenchmarks: [String: Kind] = ["label": .string, "profile": .string, "openBLAS": .string, "warmups": .number,
+                                                 "repetitions": .number, "method": .array, "targets": .object, "gemm": .array,
+                                                 "attention": .array]
+  static let figure: [String: Kind] = ["msMedian": .number, "minMs": .number, "maxMs": .number, "spread": .number, "trustworthy": .bool,
+                                       "samplesMs": .array, "gflops": .number, "percentOfPeak": .number]
+  static let gemmRow: [String: Kind] = ["m": .number, "n": .number, "k": .number, "batch": .number, "epilogue": .string, "threads": .number,
+                                        "flops": .number, "peakGflops": .number, "kiln": .object, "openBLAS": .object,
+                                        "openBLASPinned": .bool, "kilnVsOpenBLAS": .number, "meetsPeakTarget": .bool, "meetsOpenBLASTarget": .bool, "parityError": .number]
+  /// Present when the row's epilogue is not `none`.
+  static let gemmRowWithEpilogue: [String: Kind] = ["kilnEpilogue": .object, "kilnEpilogueKernels": .array, "kilnEpilogueVsOpenBLAS": .number]
+  static let attentionRow: [String: Kind] = ["label": .string, "batch": .number, "heads": .number, "queries": .number, "keys": .number,
+                                             "headDim": .number, "threads": .number, "flops": .number, "graphFlops": .number,
+                                             "peakGflops": .number, "kiln": .object, "kilnKernels": .array, "eagerBLAS": .object,
+                                             "speedupVsEager": .number, "meetsPeakTarget": .bool, "meetsEagerTarget": .bool, "parityError": .number]
 
   /// Every violation as `path: problem`; empty when the document follows the schema.
   static func violations(_ data: Data) throws -> [String] {
     guard let root = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { return ["(top): not an object"] }
     var problems = check(root, top, "")
+    if let suiteObject = root["suite"] as? [String: Any] { problems += check(suiteObject, suite, "suite.") }
     if let hostObject = root["host"] as? [String: Any] {
       problems += check(hostObject, host, "host.")
       if let peakObject = hostObject["peakGflops"] as? [String: Any] { problems += check(peakObject, peak, "host.peakGflops.") }
@@ -47,7 +69,14 @@ enum ReportSchema {
         problems += check(value as? [String: Any] ?? [:], result, "models[\(i)].executors.\(name).")
       }
       for (j, value) in ((modelObject["cases"] as? [Any]) ?? []).enumerated() {
-        problems += check(value as? [String: Any] ?? [:], result, "models[\(i)].cases[\(j)].")
+        let caseObject = value as? [String: Any] ?? [:]
+        problems += check(caseObject, result, "models[\(i)].cases[\(j)].")
+        if let drift = caseObject["betweenRoundDrift"], !(drift is NSNumber) { problems.append("models[\(i)].cases[\(j)].betweenRoundDrift: not a number") }
+        if let memoryObject = caseObject["memory"] {
+          problems += check(memoryObject as? [String: Any] ?? [:], memory, "models[\(i)].cases[\(j)].memory.")
+        } else if caseObject["executor"] as? String == "compiled", FileManager.default.fileExists(atPath: "/proc/self/clear_refs") {
+          problems.append("models[\(i)].cases[\(j)].memory: missing for a compiled case")
+        }
       }
       for (j, value) in ((modelObject["peers"] as? [Any]) ?? []).enumerated() {
         let row = value as? [String: Any] ?? [:]
@@ -66,6 +95,27 @@ enum ReportSchema {
       problems += check(item as? [String: Any] ?? [:], kernel, "kernels[\(i)].")
     }
     if let generationObject = root["generation"] as? [String: Any] { problems += check(generationObject, generation, "generation.") }
+    if let section = root["kernelBenchmarks"] { problems += kernelBenchmarkViolations(section) }
+    return problems
+  }
+
+  /// The optional `kernelBenchmarks` section: each GEMM and attention row and their figures.
+  static func kernelBenchmarkViolations(_ value: Any) -> [String] {
+    guard let section = value as? [String: Any] else { return ["kernelBenchmarks: not an object"] }
+    var problems = check(section, kernelBenchmarks, "kernelBenchmarks.")
+    for (i, item) in ((section["gemm"] as? [Any]) ?? []).enumerated() {
+      let row = item as? [String: Any] ?? [:]
+      let at = "kernelBenchmarks.gemm[\(i)]."
+      problems += check(row, gemmRow, at)
+      if row["epilogue"] as? String != "none" { problems += check(row, gemmRowWithEpilogue, at) }
+      for key in ["kiln", "openBLAS", "kilnEpilogue"] { if let figureObject = row[key] as? [String: Any] { problems += check(figureObject, figure, at + key + ".") } }
+    }
+    for (i, item) in ((section["attention"] as? [Any]) ?? []).enumerated() {
+      let row = item as? [String: Any] ?? [:]
+      let at = "kernelBenchmarks.attention[\(i)]."
+      problems += check(row, attentionRow, at)
+      for key in ["kiln", "eagerBLAS"] { problems += check(row[key] as? [String: Any] ?? [:], figure, at + key + ".") }
+    }
     return problems
   }
 
@@ -102,6 +152,7 @@ enum ReportSchema {
     }
     #expect(!report.kernels.isEmpty)
     let markdown = try String(contentsOf: files[1], encoding: .utf8)
+    #expect(markdown.contains(ReportWriter.kernelGemmTitle) && markdown.contains(ReportWriter.kernelAttentionTitle))
     #expect(markdown.contains("Generation is not available in this build"))
   }
 
@@ -112,6 +163,40 @@ enum ReportSchema {
     let folder = BenchFixtures.temporaryDirectory()
     _ = try ReportWriter.write(report, to: folder)
     #expect(try BenchReport(contentsOf: folder.appendingPathComponent("report.json")) == report)
+  }
+
+  @Test func kernelBenchmarksHaveARowPerShapeAndTeamWithEverySample() throws {
+    let report = try BenchFixtures.tinyReport.get()
+    let section = try #require(report.kernelBenchmarks)
+    let teams = Set([1, report.host.cores]).sorted()
+    // Each shape at every team size, shape by shape: m 12 is one sample of 12 tokens, m 24 two.
+    #expect(section.gemm.map(\.m) == [12, 24].flatMap { m in teams.map { _ in m } })
+    #expect(section.gemm.map(\.batch) == section.gemm.map { $0.m / 12 })
+    #expect(section.gemm.map(\.threads) == [teams, teams].flatMap { $0 })
+    #expect(section.attention.map(\.threads) == teams)
+    for row in section.gemm {
+      let epilogue = try #require(row.kilnEpilogue)
+      for figure in [epilogue, row.kiln, row.openBLAS] { #expect(figure.samplesMs.count == 3 && figure.gflops > 0) }
+      #expect(row.kilnEpilogueKernels == ["gemm"])
+      #expect(row.parityError <= 1e-4)
+      #expect(row.flops == 2 * row.m * 19 * 37)
+    }
+    for row in section.attention {
+      for figure in [row.kiln, row.eagerBLAS] { #expect(figure.samplesMs.count == 3 && figure.gflops > 0) }
+      #expect(row.kilnKernels == ["attention"])
+      #expect(row.parityError <= 1e-4)
+      #expect(row.flops == 4 * 2 * 13 * 7 * 24 && row.graphFlops > row.flops)
+    }
+    let tables = ReportWriter.kernelBenchmarkTables(report)
+    #expect(tables.map(\.rows.count) == [section.gemm.count, section.attention.count])
+  }
+
+  @Test func aReportWithoutKernelBenchmarksHasNoSuchKey() throws {
+    var report = try BenchFixtures.tinyReport.get()
+    report.kernelBenchmarks = nil
+    let object = try #require(JSONSerialization.jsonObject(with: try report.jsonData()) as? [String: Any])
+    #expect(object["kernelBenchmarks"] == nil)
+    #expect(ReportWriter.kernelBenchmarkTables(report).isEmpty)
   }
 
   @Test func schemaCheckerCatchesAMissingKey() throws {
@@ -170,6 +255,7 @@ enum ReportSchema {
       for c in report.models[m].cases.indices {
         report.models[m].cases[c].msPerStep = statistics.median
         report.models[m].cases[c].spread = statistics.spread
+        report.models[m].cases[c].noise = statistics.spread
       }
     }
     report.kernels = []
@@ -189,6 +275,28 @@ enum ReportSchema {
 
     let faster = ReportComparison(old: slower, new: old, threshold: 0.05)
     #expect(faster.improvements.count == faster.changes.count && faster.regressions.isEmpty)
+  }
+
+  @Test func aChangeWithinEitherReportsNoiseIsNotARegression() throws {
+    let old = try Self.report(ms: 10, samples: [1, 1.01, 0.99])
+    let slower = try Self.report(ms: 12, samples: [1, 1.01, 0.99])
+    #expect(!ReportComparison(old: old, new: slower, threshold: 0.05).regressions.isEmpty)
+    // The same 20 % when the new report's rounds drifted by 25 %: within its noise.
+    var drifting = slower
+    for m in drifting.models.indices {
+      for c in drifting.models[m].cases.indices { drifting.models[m].cases[c].noise = 0.25 }
+    }
+    let comparison = ReportComparison(old: old, new: drifting, threshold: 0.05)
+    #expect(comparison.regressions.isEmpty && comparison.changes.allSatisfy { abs($0.noise - 0.25) < 1e-12 })
+    // A report written before rounds has no noise: its spread stands in.
+    var written = old
+    for m in written.models.indices {
+      for c in written.models[m].cases.indices {
+        written.models[m].cases[c].noise = nil
+        written.models[m].cases[c].spread = 0.3
+      }
+    }
+    #expect(ReportComparison(old: written, new: slower, threshold: 0.05).regressions.isEmpty)
   }
 
   @Test func subjectsInOneReportOnlyAreListed() throws {

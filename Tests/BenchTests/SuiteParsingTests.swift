@@ -38,6 +38,8 @@ import Testing
     #expect(second.warmups[.naive] == 0)
     #expect(second.overrides == ["layers": "1"])
     #expect(suite.generationRuns[0].steps == 3)
+    #expect(suite.rounds == 1)
+    #expect(try parse(Self.valid.replacingOccurrences(of: #""name": "t","#, with: #""name": "t", "rounds": 3,"#)).rounds == 3)
   }
 
   @Test func everyCheckedInSuiteParses() throws {
@@ -46,6 +48,8 @@ import Testing
       let suite = try Suite(contentsOf: folder.appendingPathComponent("\(name).json"))
       #expect(suite.name == name)
       #expect(!suite.modelRuns.isEmpty)
+      // Samples spread over the run, so that the noise reported covers the drift a re-run sees.
+      #expect(suite.rounds >= 2)
     }
   }
 
@@ -87,6 +91,10 @@ import Testing
     (#"{"kiln-suite": 1, "name": "t", "runs": [{"generation": {"model": "dit-tiny", "steps": 2}, "model": "dit-tiny"}]}"#,
      "suite t.json: runs[0].model: unknown field"),
     (#"{"kiln-suite": 1, "name": "t", "runs": [3]}"#, "suite t.json: runs[0]: must be an object"),
+    (#"{"kiln-suite": 1, "name": "t", "rounds": 0, "runs": [{"model": "dit-tiny"}]}"#, "suite t.json: rounds: must be at least 1, got 0"),
+    (#"{"kiln-suite": 1, "name": "t", "rounds": "3", "runs": [{"model": "dit-tiny"}]}"#, "suite t.json: rounds: must be an integer, got '3'"),
+    (#"{"kiln-suite": 1, "name": "t", "rounds": 1.5, "runs": [{"model": "dit-tiny"}]}"#, "suite t.json: rounds: must be an integer, got 1.5"),
+    (#"{"kiln-suite": 1, "name": "t", "defaults": {"rounds": 2}, "runs": [{"model": "dit-tiny"}]}"#, "suite t.json: defaults.rounds: unknown field"),
   ])
   func malformedFieldIsRefusedNamingIt(_ text: String, _ expectedPrefix: String) {
     let message = refusal(text)

@@ -16,11 +16,11 @@ struct BlockingModelTests {
       for caches in cacheSets {
         let b = BlockingModel.blocking(caches: caches, microKernel: tile)
         #expect(b.kc % 8 == 0 && b.mc % tile.mr == 0 && b.nc % tile.nr == 0, "\(tile) \(caches) → \(b)")
-        #expect(b.kc * tile.nr * 4 <= caches.l1d / 2, "B micro-panel exceeds half of L1: \(tile) \(caches) → \(b)")
-        #expect(b.kc * (tile.mr + tile.nr) * 4 <= caches.l1d * 3 / 4, "A+B micro-panels exceed L1 share: \(b)")
+        let paperKC = min(caches.l1d / 2 / (tile.nr * 4), caches.l1d * 3 / 4 / ((tile.mr + tile.nr) * 4)) / 8 * 8
+        #expect(b.kc * tile.nr * 4 <= caches.l1d, "B micro-panel exceeds L1: \(tile) \(caches) → \(b)")
+        #expect(b.kc >= paperKC && (b.kc == paperKC || b.kc <= BlockingModel.kcFloor), "KC raised past the floor: \(b)")
         #expect(b.mc * b.kc * 4 <= caches.l2 / 2, "packed A exceeds half of L2: \(tile) \(caches) → \(b)")
-        let panelCache = caches.l3 > 0 ? caches.l3 : caches.l2
-        #expect(b.kc * b.nc * 4 <= panelCache / 2, "packed B exceeds its cache share: \(tile) \(caches) → \(b)")
+        #expect(b.kc * b.nc * 4 <= caches.l2, "the KC×NC block of B exceeds L2: \(tile) \(caches) → \(b)")
       }
     }
   }
@@ -43,11 +43,12 @@ struct BlockingModelTests {
       for l3 in stride(from: 4 << 20, through: 128 << 20, by: 4 << 20) {
         let b = BlockingModel.blocking(caches: Caches(l1d: 32 << 10, l2: 1 << 20, l3: l3), microKernel: tile)
         #expect(b.nc >= previous.nc, "NC fell at L3 \(l3)")
+        #expect(b.nc == previous.nc || previous.nc == 0, "NC depends on L2 only, not on L3 \(l3)")
         previous = b
       }
       let small = BlockingModel.blocking(caches: Caches(l1d: 32 << 10, l2: 256 << 10, l3: 8 << 20), microKernel: tile)
       let large = BlockingModel.blocking(caches: Caches(l1d: 64 << 10, l2: 2 << 20, l3: 64 << 20), microKernel: tile)
-      #expect(large.kc > small.kc && large.nc > small.nc, "\(tile): \(small) vs \(large)")
+      #expect(large.kc >= small.kc && large.mc > small.mc && large.nc > small.nc, "\(tile): \(small) vs \(large)")
     }
   }
 

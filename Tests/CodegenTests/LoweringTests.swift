@@ -27,15 +27,22 @@ import Models
   @Test func vaeDecoderConvolutionsAbsorbUpsamplingActivationsAndResiduals() throws {
     let graph = try ModelRegistry.family(named: "sd-vae-decoder")!.trace(config: "sd")
     let program = try Lowering.lower(graph: graph, profile: try Self.profile(), mode: .compiled, name: "vae")
-    /// The body of the C function each kernel call runs.
-    func bodies(calling entry: String) -> [Substring] {
-      program.kernels.compactMap { kernel in
-        guard let start = program.source.range(of: "static void \(kernel.function)("),
-              let end = program.source.range(of: "\n}\n", range: start.upperBound..<program.source.endIndex)
-        else { return nil }
-        let body = program.source[start.upperBound..<end.lowerBound]
-        return body.contains(entry + "(") ? body : nil
+    let source = program.source
+    /// The body of C function `name`: after the signature that opens a brace (not a prototype).
+    func body(of name: String) -> Substring? {
+      var from = source.startIndex
+      while let signature = source.range(of: "void \(name)(", range: from..<source.endIndex) {
+        from = signature.upperBound
+        guard let close = source.range(of: ")", range: from..<source.endIndex) else { return nil }
+        guard source[close.upperBound...].drop(while: \.isWhitespace).first == "{",
+              let end = source.range(of: "\n}\n", range: close.upperBound..<source.endIndex) else { continue }
+        return source[close.upperBound..<end.lowerBound]
       }
+      return nil
+    }
+    /// The bodies of the kernel calls whose function calls template entry point `entry`.
+    func bodies(calling entry: String) -> [Substring] {
+      program.kernels.compactMap { body(of: $0.function) }.filter { $0.contains(entry + "(") }
     }
     #expect(program.kernels.filter { $0.template == "upsample" }.isEmpty)
     #expect(bodies(calling: "kiln_conv2d_upsample2x").count == 3)
@@ -46,6 +53,37 @@ import Models
     // 2 ResNets in the mid block and 3 in each of the 4 up blocks add their input in the second
     // convolution, but for the 2 that change width: their sum of two convolutions stays a loop.
     #expect(bodies(calling: "kiln_conv2d").filter { $0.contains(".residual = residual") }.count == 2 + 4 * 3 - 2)
+  }
+
+  @Test func aModelWithManyTemplateInstancesSplitsIntoBalancedTranslationUnits() throws {
+    let graph = try ModelRegistry.family(named: "dit")!.trace(config: "tiny")
+    let program = try Lowering.lower(graph: graph, profile: try Self.profile(), mode: .compiled, name: "dit-tiny")
+    #expect(program.translationUnits == 2)
+    // Every kernel function is defined in exactly one part and prototyped once for the others.
+    for function in Set(program.kernels.map(\.function)) {
+      let definitions = program.source.components(separatedBy: "KILN_KERNEL_FN void \(function)(").count - 1
+      #expect(definitions == 2, "\(function): \(definitions) prototypes + definitions, expected one of each")
+    }
+    #expect(program.source.contains("#if KILN_IN_PART(1)") && program.source.contains("#if KILN_IN_PART(0)"))
+  }
+
+  @Test func aSmallModuleStaysOneTranslationUnit() {
+    let split = TranslationUnitSplit(functions: ["static void f0_pointwise(float *y) {\n}\n"], templates: ["pointwise"], calls: 1)
+    #expect(split.parts == 1)
+    #expect(!split.kernelSection.contains("KILN_IN_PART"))
+  }
+
+  @Test func splitWeighsTemplateInstancesNotFunctionCounts() {
+    let gemms = (0..<4).map { "static void f\($0)_gemm(float *c) {\n}\n" }
+    let loops = (4..<40).map { "static void f\($0)_pointwise(float *y) {\n}\n" }
+    let split = TranslationUnitSplit(functions: gemms + loops, templates: Array(repeating: "gemm", count: 4) + Array(repeating: "pointwise", count: 36),
+                                     calls: 40)
+    #expect(split.parts == 2)
+    let gemmParts = (0..<4).map { index in
+      split.kernelSection.components(separatedBy: "\n#if KILN_IN_PART(").dropFirst()
+        .first { $0.contains("void f\(index)_gemm(float *c) {") }.map { $0.prefix(1) } ?? "?"
+    }
+    #expect(gemmParts.filter { $0 == "0" }.count == 2 && gemmParts.filter { $0 == "1" }.count == 2, "\(gemmParts)")
   }
 
   @Test(arguments: ["dit", "sd-vae-decoder", "video-dit", "mmdit", "llama"])

@@ -56,29 +56,53 @@ public final class PeerRunner {
   private var answers: LineReader
   private let log: URL
 
+  /// Exports the graph and starts the harness: `exportModel` then `init(exportedIn:…)`.
   /// - Parameters:
   ///   - reference: the outputs to check the peers against (Kiln's executor outputs, or the
   ///     reference interpreter's); nil leaves parity unchecked and every peer untrusted.
   ///   - threads: the team size Kiln runs with; each peer gets as many threads.
   ///   - workDirectory: an existing folder for the exported files (the model may take gigabytes).
-  public init(
+  public convenience init(
     graph: Graph, weights: [String: RuntimeTensor], inputs: [String: RuntimeTensor],
     reference: [String: RuntimeTensor]?, peers: [Peer] = Peer.allCases, threads: Int, warmup: Int = 1,
     workDirectory: URL, environment: PeerEnvironment? = nil
   ) throws {
-    guard threads >= 1, warmup >= 0, !peers.isEmpty else {
-      throw PeerError("a peer run needs threads ≥ 1, warmup ≥ 0 and at least one peer; got \(threads), \(warmup), \(peers.count)")
-    }
+    try Self.validate(peers: peers, threads: threads, warmup: warmup)
+    let environment = try environment ?? PeerEnvironment.locate()
+    try Self.exportModel(graph: graph, weights: weights, to: workDirectory, environment: environment)
+    try self.init(exportedIn: workDirectory, inputs: inputs, reference: reference, peers: peers, threads: threads, warmup: warmup,
+                  environment: environment)
+  }
+
+  /// Exports `graph` with `weights` to ONNX in `directory` (an existing folder), so that harnesses
+  /// started later (the bench starts one per round) load it without exporting again. The graph and
+  /// weights files written on the way are removed once the model is exported.
+  public static func exportModel(graph: Graph, weights: [String: RuntimeTensor], to directory: URL, environment: PeerEnvironment) throws {
+    let files = PeerFiles(directory: directory)
+    try graph.write(to: files.graph)
+    try writeSafetensors(weights.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, to: files.weights)
+    try Self.export(files, environment: environment)
+    try? FileManager.default.removeItem(at: files.weights)
+    try? FileManager.default.removeItem(at: files.graph)
+  }
+
+  /// Starts the harness on the model `exportModel` wrote into `workDirectory`: writes the inputs
+  /// and the reference there, then each peer loads, checks parity and warms up.
+  public init(
+    exportedIn workDirectory: URL, inputs: [String: RuntimeTensor], reference: [String: RuntimeTensor]?,
+    peers: [Peer] = Peer.allCases, threads: Int, warmup: Int = 1, environment: PeerEnvironment? = nil
+  ) throws {
+    try Self.validate(peers: peers, threads: threads, warmup: warmup)
     let environment = try environment ?? PeerEnvironment.locate()
     self.workDirectory = workDirectory
     let files = PeerFiles(directory: workDirectory)
-    try graph.write(to: files.graph)
-    try writeSafetensors(weights.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, to: files.weights)
+    guard FileManager.default.fileExists(atPath: files.model.path) else {
+      throw PeerError("no exported model in \(workDirectory.path): export it first (PeerRunner.exportModel)")
+    }
     try writeSafetensors(inputs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, to: files.inputs)
     if let reference {
       try writeSafetensors(reference.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, to: files.reference)
     }
-    try Self.export(files, environment: environment)
 
     var arguments = [
       environment.harness.path, files.model.path, "--inputs", files.inputs.path,
@@ -113,6 +137,12 @@ public final class PeerRunner {
   }
 
   deinit { close() }
+
+  private static func validate(peers: [Peer], threads: Int, warmup: Int) throws {
+    guard threads >= 1, warmup >= 0, !peers.isEmpty else {
+      throw PeerError("a peer run needs threads ≥ 1, warmup ≥ 0 and at least one peer; got \(threads), \(warmup), \(peers.count)")
+    }
+  }
 
   /// `repetitions` timed runs of `peer`, in milliseconds, every sample.
   public func run(_ peer: Peer, repetitions: Int = 1) throws -> [Double] {

@@ -110,6 +110,39 @@ extension CCompiler {
     [optimization.rawValue, "-fno-math-errno"] + profileFlags + extraFlags + kind.flags + ["-o", output, source, "-lm"]
   }
 
+  /// The commands that build a shared object from `source` as `parts` translation units
+  /// (`-DKILN_PART=p`, see kiln_abi.h) compiled side by side, then linked: one compile per part
+  /// writing `objects[p]`, and the link.
+  public static func splitArguments(
+    source: String, objects: [String], output: String, optimization: Optimization, profileFlags: [String], extraFlags: [String]
+  ) -> (compiles: [[String]], link: [String]) {
+    let compiles = objects.enumerated().map { part, object in
+      [optimization.rawValue, "-fno-math-errno"] + profileFlags + extraFlags + ["-fPIC", "-DKILN_PART=\(part)", "-c", "-o", object, source]
+    }
+    return (compiles, OutputKind.sharedObject.flags + ["-o", output] + objects + ["-lm"])
+  }
+
+  /// Runs the compiles of `splitArguments` concurrently, then the link; throws `rejected` with the
+  /// first error lines of the first part that failed.
+  public func compileSplit(source: String, compiles: [[String]], link: [String]) throws {
+    let failures = ThreadSafeBox([Int: String]())
+    DispatchQueue.concurrentPerform(iterations: compiles.count) { part in
+      do {
+        let run = try ChildProcess.run(path, compiles[part])
+        if run.status != 0 { failures.update { $0[part] = run.standardError } }
+      } catch {
+        failures.update { $0[part] = "\(error)" }
+      }
+    }
+    if let (_, standardError) = failures.value.min(by: { $0.key < $1.key }) {
+      throw CompilerError.rejected(file: source, compiler: path, firstErrors: CompilerError.firstErrorLines(standardError))
+    }
+    let run = try ChildProcess.run(path, link)
+    guard run.status == 0 else {
+      throw CompilerError.rejected(file: source, compiler: path, firstErrors: CompilerError.firstErrorLines(run.standardError))
+    }
+  }
+
   /// Compiles `source` into `output`; throws `rejected` with the first error lines when the
   /// compiler refuses the code.
   public func compile(source: String, output: String, arguments: [String]) throws {
@@ -169,4 +202,13 @@ private final class ErrorDrain: @unchecked Sendable {
     done.wait()
     return data
   }
+}
+
+/// A value shared by the concurrent compiles, behind a lock.
+final class ThreadSafeBox<Value>: @unchecked Sendable {
+  private var stored: Value
+  private let lock = NSLock()
+  init(_ value: Value) { stored = value }
+  var value: Value { lock.withLock { stored } }
+  func update(_ change: (inout Value) -> Void) { lock.withLock { change(&stored) } }
 }

@@ -45,10 +45,15 @@ public struct ModuleCache: Sendable {
   }
 
   /// Compiles `source` for `profile` into a shared object, or returns the cached one.
+  /// `translationUnits` > 1 (a module split by `KILN_PART`) compiles the parts side by side when
+  /// the machine has the cores for it; the output and the cache key are the same either way.
   public func compile(
-    source: String, name: String, profile: HardwareProfile, optimization: CCompiler.Optimization = .o3, extraFlags: [String] = []
+    source: String, name: String, profile: HardwareProfile, optimization: CCompiler.Optimization = .o3, extraFlags: [String] = [],
+    translationUnits: Int = 1
   ) throws -> CompiledModule {
-    try build(source: source, name: name, profile: profile, kind: .sharedObject, optimization: optimization, extraFlags: extraFlags)
+    let parts = min(translationUnits, ProcessInfo.processInfo.activeProcessorCount)
+    return try build(source: source, name: name, profile: profile, kind: .sharedObject, optimization: optimization,
+                     extraFlags: extraFlags, parts: parts)
   }
 
   /// Compiles `source` for `profile` into an executable, or returns the cached one.
@@ -72,7 +77,7 @@ public struct ModuleCache: Sendable {
 
   func build(
     source: String, name: String, profile: HardwareProfile, kind: CCompiler.OutputKind, optimization: CCompiler.Optimization,
-    extraFlags: [String]
+    extraFlags: [String], parts: Int = 1
   ) throws -> CompiledModule {
     let identity = try compiler.identity()
     let flags = [optimization.rawValue] + profile.cFlags + extraFlags
@@ -88,11 +93,23 @@ public struct ModuleCache: Sendable {
 
     try AtomicFile.write(Data(source.utf8), to: sourceFile)
     let temporary = directory.appendingPathComponent(".tmp-\(UUID().uuidString)-" + output.lastPathComponent)
-    let arguments = CCompiler.arguments(
+    var arguments = CCompiler.arguments(
       source: sourceFile.path, output: temporary.path, kind: kind, optimization: optimization, profileFlags: profile.cFlags,
       extraFlags: extraFlags)
+    let objects = (0..<parts).map { directory.appendingPathComponent(".tmp-\(UUID().uuidString)-part\($0).o") }
+    defer { for object in objects { try? FileManager.default.removeItem(at: object) } }
     let started = Date()
-    do { try compiler.compile(source: sourceFile.path, output: temporary.path, arguments: arguments) } catch {
+    do {
+      if kind == .sharedObject && parts > 1 {
+        let split = CCompiler.splitArguments(
+          source: sourceFile.path, objects: objects.map(\.path), output: temporary.path, optimization: optimization,
+          profileFlags: profile.cFlags, extraFlags: extraFlags)
+        try compiler.compileSplit(source: sourceFile.path, compiles: split.compiles, link: split.link)
+        arguments = split.compiles.flatMap { $0 + [";"] } + split.link
+      } else {
+        try compiler.compile(source: sourceFile.path, output: temporary.path, arguments: arguments)
+      }
+    } catch {
       try? FileManager.default.removeItem(at: temporary)
       throw error
     }

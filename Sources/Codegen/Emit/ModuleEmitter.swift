@@ -19,6 +19,7 @@ enum ModuleEmitter {
     // Distinct functions, named in order of first use.
     var functionNames: [String: String] = [:]
     var functions: [String] = []
+    var functionTemplates: [String] = []
     var summaries: [KernelSummary] = []
     for (index, kernel) in lowered.kernels.enumerated() {
       let function: String
@@ -28,6 +29,7 @@ enum ModuleEmitter {
         function = "f\(functions.count)_\(kernel.template)"
         functionNames[kernel.function] = function
         functions.append(kernel.function.replacingOccurrences(of: LoweringContext.placeholder, with: function))
+        functionTemplates.append(kernel.template)
       }
       var scopes: [String] = []
       for id in kernel.nodes where !lowered.graph.nodes[id].scope.isEmpty && !scopes.contains(lowered.graph.nodes[id].scope) {
@@ -41,10 +43,13 @@ enum ModuleEmitter {
     do {
       source += try TemplateLibrary.bundled().prelude(for: lowered.profile)
     }
-    source += "\n/* ---- kernel instances ---- */\n\n" + functions.joined(separator: "\n")
+    let split = TranslationUnitSplit(functions: functions, templates: functionTemplates, calls: lowered.kernels.count)
+    source += split.kernelSection
+    source += "\n#if KILN_IN_PART(0)\n"
     source += weightFunctions(lowered.weights, profile: lowered.profile)
     source += contextFunctions(lowered, plan: plan)
     source += runFunction(lowered, plan: plan, summaries: summaries, barriers: barriers)
+    source += "#endif\n"
 
     func value(_ entry: (name: String, buffer: Int, shape: [Int], dtype: DType)) -> ProgramValue {
       ProgramValue(name: entry.name, shape: entry.shape, dtype: entry.dtype, byteOffset: plan.offsets[entry.buffer])
@@ -53,7 +58,7 @@ enum ModuleEmitter {
       name: name, profile: lowered.profile, mode: lowered.mode, weights: lowered.weights,
       inputs: lowered.inputs.map(value), outputs: lowered.outputs.map(value), arenaBytes: max(plan.arenaBytes, 64),
       liveBytesLowerBound: plan.lowerBound, kernels: summaries, patterns: lowered.patterns, source: source,
-      optimization: lowered.mode == .compiled ? .o3 : .o2)
+      optimization: lowered.mode == .compiled ? .o3 : .o2, translationUnits: split.parts)
   }
 
   // MARK: Schedule
@@ -206,16 +211,18 @@ enum ModuleEmitter {
     }
     return """
 
-      /* With timing on, every kernel ends at a barrier and thread 0 records the time since the previous one. */
-      #define KILN_KERNEL_DONE(index)                                  \\
-        if (timing) {                                                  \\
-          kiln_barrier_wait(&ctx->barrier);                            \\
-          if (thread_id == 0) {                                        \\
-            double now = kiln_now();                                   \\
-            ctx->kernel_seconds[index] = now - last;                   \\
-            last = now;                                                \\
-          }                                                            \\
+      /* With timing on, every kernel ends at a barrier and thread 0 records the time since the
+         previous one (a call, not inlined: the schedule has one per kernel). */
+      static __attribute__((noinline)) void kiln_kernel_done(kiln_ctx *ctx, int thread_id, int index, double *last) {
+        kiln_barrier_wait(&ctx->barrier);
+        if (thread_id == 0) {
+          double now = kiln_now();
+          ctx->kernel_seconds[index] = now - *last;
+          *last = now;
         }
+      }
+      #define KILN_KERNEL_DONE(index) \\
+        if (timing) kiln_kernel_done(ctx, thread_id, index, &last)
 
       KILN_EXPORT void kiln_run(kiln_ctx *ctx, int thread_id) {
         const int n_threads = ctx->n_threads;

@@ -219,7 +219,7 @@ extension LoweringContext {
     arguments.append(argument(stored, "float *"))
     append(LoweredKernel(
       template: "attention", function: function, arguments: arguments,
-      scratchFloats: "KILN_ATTENTION_SCRATCH_FLOATS(\(d))", reads: Self.buffers(reads), writes: [buffer],
+      scratchFloats: "KILN_ATTENTION_SCRATCH_FLOATS(\(d), \(l))", reads: Self.buffers(reads), writes: [buffer],
       nodes: match.nodes, flops: flops(of: match.nodes), bytes: Self.bytes(reads + [stored]), group: nil))
     values[match.output] = .view(outputView)
     return true

@@ -105,10 +105,13 @@ public struct Program: Hashable, Sendable, Codable {
   public var source: String
   /// The optimization level the source is compiled with (`-O3` compiled, `-O2` naive).
   public var optimization: CCompiler.Optimization
+  /// How many translation units the source splits into (`KILN_PART` 0 …), so the module cache
+  /// can compile them side by side; 1 when the source is compiled whole.
+  public var translationUnits: Int
 
   public init(name: String, profile: HardwareProfile, mode: LoweringMode, weights: [WeightSlot], inputs: [ProgramValue],
               outputs: [ProgramValue], arenaBytes: Int, liveBytesLowerBound: Int, kernels: [KernelSummary],
-              patterns: [String: Int], source: String, optimization: CCompiler.Optimization) {
+              patterns: [String: Int], source: String, optimization: CCompiler.Optimization, translationUnits: Int = 1) {
     self.name = name
     self.profile = profile
     self.mode = mode
@@ -121,6 +124,7 @@ public struct Program: Hashable, Sendable, Codable {
     self.patterns = patterns
     self.source = source
     self.optimization = optimization
+    self.translationUnits = max(1, translationUnits)
   }
 
   public var flops: Int { kernels.reduce(0) { $0 + $1.flops } }

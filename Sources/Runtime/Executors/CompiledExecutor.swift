@@ -32,6 +32,12 @@ public final class CompiledExecutor: Executor {
   /// Seconds per `program.kernels[i]` of the last run, when `enableKernelTiming()` was called.
   public private(set) var lastKernelSeconds: [Double]?
 
+  /// Bytes of the weight arenas: every packed weight, 64-byte aligned, once per copy in use.
+  public var packedWeightBytes: Int { weightArenas.reduce(0) { $0 + $1.byteCount } }
+
+  /// Bytes of the activation arena (activations, inputs and outputs), whole pages.
+  public var arenaBytes: Int { activations.byteCount }
+
   /// - Parameters:
   ///   - weights: every parameter slot of the program by name (`WeightSlot.name`) with the slot's
   ///     shape, as f32; slots with `bakedValues` come with the program.

@@ -50,7 +50,7 @@ public final class LoadedModule: @unchecked Sendable {
   public static func compile(_ program: Program, cache: ModuleCache) throws -> CompiledModule {
     try cache.compile(
       source: program.source, name: "\(program.name)-\(program.mode.rawValue)", profile: program.profile,
-      optimization: program.optimization)
+      optimization: program.optimization, translationUnits: program.translationUnits)
   }
 
   /// `kiln_weight_count()`: the weight slots the module reads.

@@ -9,7 +9,9 @@ struct BenchCommand: ParsableCommand {
     abstract: "Run a benchmark suite and write its report (JSON, Markdown, HTML with SVG charts).",
     discussion: """
       NAME is bench/suites/NAME.json (quick, default, full), found from this folder upwards; anything with a slash \
-      or a .json suffix is a file. Each case builds its executor once, warms up, repeats and keeps every sample. \
+      or a .json suffix is a file. The suite runs in rounds (its "rounds" field): each round visits every case, builds \
+      its executor, warms up and takes its share of the repetitions, so a figure's noise includes the drift between \
+      rounds. Every sample is kept. \
       The host's ceilings come from `kiln profile --measure`; when none are stored they are measured first (about 2 s).
       """)
 
@@ -19,7 +21,7 @@ struct BenchCommand: ParsableCommand {
   @Option(name: .shortAndLong, help: "Report folder (default: reports/<host>-<date>/).")
   var output: String?
 
-  @Option(help: "Spread ((max − min) / median) above which a figure is marked not trustworthy, in percent.")
+  @Option(help: "Noise (the larger of the spread within a round and the drift between rounds) above which a figure is marked not trustworthy, in percent.")
   var spreadThreshold = 10.0
 
   @Flag(help: "List the cases and a first guess at their run time from FLOPs and the measured peak; run nothing.")
@@ -41,9 +43,12 @@ struct BenchCommand: ParsableCommand {
     let directory = output.map { URL(fileURLWithPath: $0, isDirectory: true) }
       ?? ReportWriter.defaultDirectory(host: report.host.name, under: here)
     let files = try ReportWriter.write(report, to: directory)
+    if report.kernelBenchmarks != nil { print(ReportWriter.kernelBenchmarkMarkdown(report)) }
     let untrusted = report.models.flatMap(\.cases).filter { !$0.trustworthy }.count
+    let kernelRows = (report.kernelBenchmarks?.gemm.count ?? 0) + (report.kernelBenchmarks?.attention.count ?? 0)
     print(String(format: "suite %@: %d cases in %.0f s", suite.name, report.models.flatMap(\.cases).count, report.durationSeconds)
-      + (untrusted > 0 ? ", \(untrusted) with a spread above \(Int(spreadThreshold)) % (marked ⚠)" : ""))
+      + (kernelRows > 0 ? " (and \(kernelRows) kernel benchmark rows)" : "")
+      + (untrusted > 0 ? ", \(untrusted) with noise above \(Int(spreadThreshold)) % (marked ⚠)" : ""))
     for file in files { print("  wrote \(file.path)") }
   }
 }
@@ -57,15 +62,18 @@ extension BenchCommand {
     for item in planned.cases {
       func padded(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
       print("  " + padded(item.label, 40) + " " + padded(item.executor, 10) + " " + padded(item.profile ?? "–", 14)
-        + String(format: " %2dt  %2d runs  %9.2f GFLOP  ~%7.1f s", item.threads, item.runs, item.gflop, item.estimatedSeconds))
+        + String(format: " %2dt  %3d runs in %d round%@  %9.2f GFLOP  ~%7.1f s", item.threads, item.runs, item.rounds,
+                 item.rounds == 1 ? " " : "s", item.gflop, item.estimatedSeconds))
     }
     for run in suite.modelRuns where !run.peers.isEmpty {
       print("  " + run.label + ": " + run.peers.map(\.rawValue).joined(separator: ", ")
-        + " sampled beside its headline compiled case (export and peer time not in the guess)"
+        + " sampled beside its headline compiled case, started again in each round (export and peer time not in the guess)"
         + (environment.peers == nil ? "; not installed here, `make peers` adds them" : ""))
     }
     let total = planned.cases.reduce(0) { $0 + $1.estimatedSeconds }
-    print("\(planned.cases.count) cases, first guess ≈ \(ProgressPrinter.duration(total)) (compiled at 50 % of peak, eager-blas 30 %, naive 2 %; "
+    let visits = planned.cases.reduce(0) { $0 + $1.rounds }
+    print("\(planned.cases.count) cases, \(visits) visits in \(suite.rounds) round\(suite.rounds == 1 ? "" : "s") (each builds and warms up its case), "
+      + "first guess ≈ \(ProgressPrinter.duration(total)) (compiled at 50 % of peak, eager-blas 30 %, naive 2 %; "
       + "no compile time)" + (suite.generationRuns.isEmpty ? "" : "; plus \(suite.generationRuns.count) generation entr\(suite.generationRuns.count == 1 ? "y" : "ies")"))
   }
 }
@@ -86,8 +94,8 @@ final class ProgressPrinter {
     switch event {
     case .note(let text):
       line("note: " + text)
-    case let .caseStarted(index, total, label, executor, profile, threads, eta):
-      let text = "[\(index)/\(total)] \(label) · \(executor)\(profile.map { " · \($0)" } ?? "") · \(threads)t"
+    case let .caseStarted(index, total, round, rounds, label, executor, profile, threads, eta):
+      let text = "[\(index)/\(total)] round \(round)/\(rounds) · \(label) · \(executor)\(profile.map { " · \($0)" } ?? "") · \(threads)t"
         + " · ETA " + Self.duration(eta)
       if interactive {
         clear()
@@ -96,11 +104,14 @@ final class ProgressPrinter {
       } else {
         line(text)
       }
-    case let .caseFinished(index, total, label, executor, milliseconds, spread, trustworthy):
-      line(String(format: "[%d/%d] %@ · %@: %.3f ms/step, spread %.1f%%", index, total, label, executor, milliseconds, 100 * spread)
+    case let .caseFinished(index, total, round, rounds, label, executor, roundMilliseconds, milliseconds, noise, trustworthy):
+      line(String(format: "[%d/%d] round %d/%d · %@ · %@: %.3f ms/step this round; rounds so far %.3f ms, noise %.1f%%", index, total,
+                  round, rounds, label, executor, roundMilliseconds, milliseconds, 100 * noise)
         + (trustworthy ? "" : " ⚠ not trustworthy"))
     case let .peer(label, peer, message):
       line("  \(label) · \(peer): \(message)")
+    case let .kernelMeasured(label, summary):
+      line("  \(label): \(summary)")
     }
   }
 

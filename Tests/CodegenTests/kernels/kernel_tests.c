@@ -256,7 +256,7 @@ static void check_attention(int B, int H, int Sq, int Skv, int D, int bhsd_layou
   kiln_strides3 ms = KILN_STRIDES((ptrdiff_t)Sq * Skv, 0, Skv);
   float scale = 1.0f / sqrtf((float)D);
   poison(o, nq);
-  float *scratch = alloc_floats(KILN_ATTENTION_SCRATCH_FLOATS(D));
+  float *scratch = alloc_floats(KILN_ATTENTION_SCRATCH_FLOATS(D, Skv));
   for (int t = 0; t < n_threads; t++)
     kiln_attention(q, qs, k, kvs, v, kvs, o, qs, mask, ms, B, H, Sq, Skv, D, scale, scratch, t, n_threads);
 
@@ -566,7 +566,7 @@ static void bench_attention(void) {
     kiln_strides3 st = KILN_STRIDES((ptrdiff_t)S * H * D, D, (ptrdiff_t)H * D);
     size_t n = (size_t)S * H * D;
     float *q = random_floats(n, 1), *k = random_floats(n, 1), *v = random_floats(n, 1), *o = alloc_floats(n);
-    float *scratch = alloc_floats(KILN_ATTENTION_SCRATCH_FLOATS(D));
+    float *scratch = alloc_floats(KILN_ATTENTION_SCRATCH_FLOATS(D, S));
     double flops = 4.0 * H * (double)S * S * D, best = INFINITY;
     for (int r = 0; r < 3; r++) {
       double t0 = now_seconds();

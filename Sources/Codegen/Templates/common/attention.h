@@ -8,16 +8,22 @@
  *   mask (optional, additive): mask[b·mask_s.batch + h·mask_s.head + i·mask_s.row + j];
  *   a stride of 0 broadcasts over that axis. A row whose keys are all -inf gets zeros.
  *
- *   Per (b, h, block of KILN_ATT_BQ query rows): for each block of KILN_ATT_BK keys, K is packed
- *   transposed (Kᵀ[d][j]) so scores are vectorized over keys, KILN_ATT_ROWS query rows at a time
- *   (each Kᵀ and V vector loaded once for all of them); online softmax keeps the running
- *   max m and sum l per row and rescales the accumulator by exp(m_old - m_new).
- *   Threads: the (b, h, query block) units are split in contiguous ranges.
+ *   Per (b, h): the whole of K is packed transposed, a block of KILN_ATT_BK keys at a time
+ *   (Kᵀ[d][j]), so scores are vectorized over keys; it is packed once per head and thread and
+ *   reused by every query block (packing it per query block cost as much as the QKᵀ FMAs at
+ *   S = 256, D = 72). Per block of KILN_ATT_BQ query rows, for each key block: scores
+ *   KILN_ATT_ROWS query rows at a time (each Kᵀ and V vector loaded once for all of them);
+ *   online softmax keeps the running max m and sum l per row and rescales the accumulator by
+ *   exp(m_old - m_new).
+ *   Threads: the (b, h, query block) units are split in contiguous ranges, so a thread meets
+ *   each head in one run of units and packs its K once.
  */
 #ifndef KILN_ATTENTION_H
 #define KILN_ATTENTION_H
 
-#define KILN_ATT_BQ 16
+#ifndef KILN_ATT_BQ
+#define KILN_ATT_BQ 64
+#endif
 #define KILN_ATT_BK (4 * KILN_VLEN)
 
 typedef struct {
@@ -25,9 +31,11 @@ typedef struct {
 } kiln_strides3;
 #define KILN_STRIDES(b_, h_, r_) ((kiln_strides3){.batch = (b_), .head = (h_), .row = (r_)})
 
-/* Floats of one thread's scratch for head dimension D. */
-#define KILN_ATTENTION_SCRATCH_FLOATS(D) \
-  ((size_t)(D) * KILN_ATT_BK + 4 * KILN_ATT_BK + (size_t)KILN_ATT_BQ * KILN_ROUND_UP(D, KILN_VLEN) + 2 * KILN_ATT_BQ)
+/* Floats of one thread's scratch for head dimension D and Skv keys: the packed Kᵀ of one head,
+   the probabilities of KILN_ATT_ROWS <= 4 rows, the accumulators and the (m, l) of a query block. */
+#define KILN_ATTENTION_SCRATCH_FLOATS(D, Skv)                                                          \
+  ((size_t)(D) * KILN_ROUND_UP(Skv, KILN_ATT_BK) + 4 * KILN_ATT_BK +                                  \
+   (size_t)KILN_ATT_BQ * KILN_ROUND_UP(D, KILN_VLEN) + 2 * KILN_ATT_BQ)
 
 KILN_INLINE float kiln_scalar_exp(float x) {
   float r[KILN_VLEN];
@@ -142,13 +150,14 @@ KILN_INLINE void kiln_attention(const float *q, kiln_strides3 q_s, const float *
                                 float *scratch, int thread_id, int n_threads) {
   const int d_pad = KILN_ROUND_UP(D, KILN_VLEN);
   float *kt = scratch;
-  float *p = kt + (size_t)D * KILN_ATT_BK;
+  float *p = kt + (size_t)D * KILN_ROUND_UP(Skv, KILN_ATT_BK);
   float *acc = p + 4 * KILN_ATT_BK; /* p holds KILN_ATT_ROWS <= 4 rows of probabilities */
   float *m = acc + (size_t)KILN_ATT_BQ * d_pad;
   float *l = m + KILN_ATT_BQ;
   const int q_blocks = KILN_CEIL_DIV(Sq, KILN_ATT_BQ);
   int u0, u1;
   kiln_thread_range(batch * heads * q_blocks, thread_id, n_threads, &u0, &u1);
+  int packed_head = -1;
   for (int unit = u0; unit < u1; unit++) {
     int b = unit / (heads * q_blocks), h = (unit / q_blocks) % heads, i0 = (unit % q_blocks) * KILN_ATT_BQ;
     int nq = KILN_MIN(KILN_ATT_BQ, Sq - i0);
@@ -157,6 +166,12 @@ KILN_INLINE void kiln_attention(const float *q, kiln_strides3 q_s, const float *
     const float *vb = v + b * v_s.batch + h * v_s.head;
     float *ob = o + b * o_s.batch + h * o_s.head;
     const float *mb = mask ? mask + b * mask_s.batch + h * mask_s.head : 0;
+    if (unit / q_blocks != packed_head) {
+      packed_head = unit / q_blocks;
+      for (int j0 = 0; j0 < Skv; j0 += KILN_ATT_BK)
+        kiln_att_pack_kt(kb + (ptrdiff_t)j0 * k_s.row, k_s.row, KILN_MIN(KILN_ATT_BK, Skv - j0), D,
+                         kt + (size_t)j0 * D);
+    }
     for (int r = 0; r < KILN_ATT_BQ; r++) {
       m[r] = -__builtin_inff();
       l[r] = 0.0f;
@@ -164,7 +179,7 @@ KILN_INLINE void kiln_attention(const float *q, kiln_strides3 q_s, const float *
     }
     for (int j0 = 0; j0 < Skv; j0 += KILN_ATT_BK) {
       int nk = KILN_MIN(KILN_ATT_BK, Skv - j0);
-      kiln_att_pack_kt(kb + (ptrdiff_t)j0 * k_s.row, k_s.row, nk, D, kt);
+      const float *kt_block = kt + (size_t)j0 * D;
       for (int r0 = 0; r0 < nq; r0 += KILN_ATT_ROWS) {
         /* rows past the last query repeat it; their results land in unused slots of the block */
         const float *q_rows[KILN_ATT_ROWS], *mask_rows[KILN_ATT_ROWS];
@@ -173,7 +188,7 @@ KILN_INLINE void kiln_attention(const float *q, kiln_strides3 q_s, const float *
           q_rows[r] = qb + (ptrdiff_t)i * q_s.row;
           mask_rows[r] = mb ? mb + (ptrdiff_t)i * mask_s.row + j0 : 0;
         }
-        kiln_att_rows_block(q_rows, kt, vb + (ptrdiff_t)j0 * v_s.row, v_s.row, mask_rows, nk, D, d_pad, scale,
+        kiln_att_rows_block(q_rows, kt_block, vb + (ptrdiff_t)j0 * v_s.row, v_s.row, mask_rows, nk, D, d_pad, scale,
                             p, acc + r0 * d_pad, m + r0, l + r0);
       }
     }

@@ -21,10 +21,11 @@
 #define KILN_GEMM_SCRATCH_FLOATS(mc, kc) ((size_t)KILN_ROUND_UP(mc, KILN_MR) * (size_t)(kc))
 
 /*
- * Pack B at load time. Element (k, n) of B is b[k·stride_k + n·stride_n]: a row-major K×N
+ * Pack B at load time. Not inlined: a module packs hundreds of weights from one switch, and
+ * inlined copies were most of the C compiler's work on DiT-XL/2 for no run-time gain. Element (k, n) of B is b[k·stride_k + n·stride_n]: a row-major K×N
  * matrix has (N, 1); a PyTorch Linear weight [N, K] (B = Wᵀ) has (1, K).
  */
-static inline void kiln_pack_b(const float *b, ptrdiff_t stride_k, ptrdiff_t stride_n, int K, int N, int kc,
+static __attribute__((noinline, unused)) void kiln_pack_b(const float *b, ptrdiff_t stride_k, ptrdiff_t stride_n, int K, int N, int kc,
                                float *packed) {
   int n_panels = KILN_CEIL_DIV(N, KILN_NR);
   for (int pc = 0; pc < K; pc += kc) {

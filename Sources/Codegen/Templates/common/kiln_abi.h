@@ -40,7 +40,7 @@
  *                           epilogue, scratch, tid, nth)
  *   sizes:      KILN_PACKED_B_FLOATS(K, N)   KILN_GEMM_SCRATCH_FLOATS(mc, kc)
  *               KILN_CONV_PACKED_FLOATS(OC, IC, KH, KW)   KILN_CONV_SCRATCH_FLOATS(nc, kc)
- *               KILN_ATTENTION_SCRATCH_FLOATS(D)
+ *               KILN_ATTENTION_SCRATCH_FLOATS(D, Skv)
  *
  * CONVENTIONS (every family)
  *   - Element type is fp32. Matrices are row-major; `ld*` is the distance in elements between
@@ -85,6 +85,19 @@
 #include <stdint.h>
 
 #define KILN_INLINE static inline __attribute__((always_inline))
+
+/* Translation units. A module is one C file; built whole (KILN_PART undefined) every kernel
+ * function is static. To compile on several cores at once, the module cache builds it as
+ * KILN_PART = 0, 1, … side by side and links the objects: each kernel function is then defined
+ * in the part the module assigned it (KILN_IN_PART) and declared, hidden, in the others; part 0
+ * holds the exports and the schedule. */
+#ifdef KILN_PART
+#define KILN_KERNEL_FN __attribute__((visibility("hidden")))
+#define KILN_IN_PART(p) ((p) == KILN_PART)
+#else
+#define KILN_KERNEL_FN static
+#define KILN_IN_PART(p) 1
+#endif
 #define KILN_ALIGN 64
 #define KILN_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define KILN_MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -35,14 +35,16 @@
 #define KILN_EXPORT __attribute__((visibility("default")))
 
 /* A sense-reversing spinning barrier: the team's threads are pinned one per core, so waiting
- * is a few hundred nanoseconds of spinning, not a system call. */
+ * is a few hundred nanoseconds of spinning, not a system call. Not inlined: a schedule calls it
+ * hundreds of times, and inlined copies made DiT-XL/2's kiln_run ~100 KB of code for the C
+ * compiler to optimize (a call costs nanoseconds against kernels of microseconds). */
 typedef struct {
   int count;
   int generation;
   int n_threads;
 } kiln_barrier;
 
-static inline void kiln_barrier_wait(kiln_barrier *b) {
+static __attribute__((noinline, unused)) void kiln_barrier_wait(kiln_barrier *b) {
   if (b->n_threads == 1) return;
   int generation = __atomic_load_n(&b->generation, __ATOMIC_ACQUIRE);
   if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == b->n_threads) {
@@ -80,6 +82,7 @@ static inline double kiln_now(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+#if KILN_IN_PART(0)
 /* The context functions every module shares; `scratch_floats` is the module's per-thread need. */
 static kiln_ctx *kiln_ctx_create_with(unsigned char *arena, const float *const *weights, const int *node_of_thread,
                                       int n_threads, size_t scratch_floats) {
@@ -119,5 +122,6 @@ KILN_EXPORT void kiln_ctx_destroy(kiln_ctx *ctx) {
 }
 
 KILN_EXPORT int kiln_abi_version(void) { return KILN_MODULE_ABI_VERSION; }
+#endif
 
 #endif

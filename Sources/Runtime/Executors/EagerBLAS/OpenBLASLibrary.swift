@@ -50,6 +50,8 @@ public final class OpenBLASLibrary: @unchecked Sendable {
   typealias SetThreads = @convention(c) (Int32) -> Void
   typealias GetInt = @convention(c) () -> Int32
   typealias GetString = @convention(c) () -> UnsafeMutablePointer<CChar>?
+  /// `openblas_setaffinity` / `openblas_getaffinity(thread, cpusetsize, cpu_set_t *)`.
+  typealias Affinity = @convention(c) (Int32, Int, UnsafeMutableRawPointer?) -> Int32
 
   public static let coreTypeVariable = "OPENBLAS_CORETYPE"
   /// Tried in order: the runtime package's soname, then the development symlink.
@@ -58,6 +60,9 @@ public final class OpenBLASLibrary: @unchecked Sendable {
   public let sgemm: SGEMM
   private let setThreads: SetThreads
   private let getThreads: GetInt
+  /// Absent from builds without thread affinity control; then `pinThreads` pins nothing.
+  let setAffinity: Affinity?
+  let getAffinity: Affinity?
   /// The file dlopen found.
   public let libraryName: String
   /// The core type OpenBLAS's kernels were built for, as it reports after loading (`SkylakeX`).
@@ -80,6 +85,8 @@ public final class OpenBLASLibrary: @unchecked Sendable {
     sgemm = try symbol("cblas_sgemm", as: SGEMM.self)
     setThreads = try symbol("openblas_set_num_threads", as: SetThreads.self)
     getThreads = try symbol("openblas_get_num_threads", as: GetInt.self)
+    setAffinity = dlsym(handle, "openblas_setaffinity").map { unsafeBitCast($0, to: Affinity.self) }
+    getAffinity = dlsym(handle, "openblas_getaffinity").map { unsafeBitCast($0, to: Affinity.self) }
     let corename = try symbol("openblas_get_corename", as: GetString.self)
     let config = try symbol("openblas_get_config", as: GetString.self)
     libraryName = name
