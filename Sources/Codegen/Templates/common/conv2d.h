@@ -196,7 +196,7 @@ KILN_INLINE void kiln_conv2d(const float *x, const float *w_packed, float *y, in
 #define KILN_CONV_UPSAMPLE2X_SCRATCH_FLOATS(OC, nc, kc) \
   (KILN_CONV_SCRATCH_FLOATS(nc, kc) + (size_t)KILN_ROUND_UP(OC, KILN_MR) * KILN_ROUND_UP(nc, KILN_NR))
 
-/* Which 3×3 taps (bit t of the mask) phase p of a 2-tap kernel axis sums for its tap u. */
+/* Along one axis, the 3×3 taps (bit t set for tap t) that tap u of phase `phase` (a or b) sums. */
 KILN_INLINE int kiln_conv2d_upsample2x_taps(int phase, int u) {
   static const int taps[2][2] = {{1, 6}, {3, 4}}; /* a = 0: {0}, {1, 2};  a = 1: {0, 1}, {2} */
   return taps[phase][u];

@@ -30,6 +30,7 @@
  * ENTRY POINTS (the header of each family says the layouts)
  *   load time:  kiln_pack_b(b, stride_k, stride_n, K, N, kc, packed)
  *               kiln_conv2d_pack_weights(w_oihw, OC, IC, KH, KW, kc, packed)
+ *               kiln_conv2d_upsample2x_pack_weights(w_oi33, OC, IC, kc, packed)
  *   run time:   kiln_gemm(a, lda, b_packed, c, ldc, M, N, K, blocking, epilogue, scratch, tid, nth)
  *               kiln_attention(q, q_strides, k, k_strides, v, v_strides, o, o_strides,
  *                              mask, mask_strides, B, H, Sq, Skv, D, scale, scratch, tid, nth)
@@ -38,8 +39,11 @@
  *               kiln_groupnorm(x, y, N, C, HW, groups, eps, weight, bias, activation, tid, nth)
  *               kiln_conv2d(x, w_packed, y, N, IC, H, W, OC, KH, KW, stride, pad, blocking,
  *                           epilogue, scratch, tid, nth)
+ *               kiln_conv2d_upsample2x(x, w_packed, y, N, IC, H, W, OC, blocking, epilogue,
+ *                                      scratch, tid, nth)    3×3 conv of x upsampled 2× (nearest)
  *   sizes:      KILN_PACKED_B_FLOATS(K, N)   KILN_GEMM_SCRATCH_FLOATS(mc, kc)
  *               KILN_CONV_PACKED_FLOATS(OC, IC, KH, KW)   KILN_CONV_SCRATCH_FLOATS(nc, kc)
+ *               KILN_CONV_UPSAMPLE2X_PACKED_FLOATS(OC, IC)   KILN_CONV_UPSAMPLE2X_SCRATCH_FLOATS(OC, nc, kc)
  *               KILN_ATTENTION_SCRATCH_FLOATS(D, Skv)
  *
  * CONVENTIONS (every family)
