@@ -85,8 +85,12 @@ KILN_INLINE void kiln_gemm(const float *a, ptrdiff_t lda, const float *b_packed,
   int r0, r1, c0, c1;
   kiln_gemm_thread_tile(M, N, thread_id, n_threads, &r0, &r1, &c0, &c1);
   const size_t n_pad = (size_t)KILN_ROUND_UP(N, KILN_NR);
-  for (int jc = c0; jc < c1; jc += blk.nc) {
-    int nc = KILN_MIN(blk.nc, c1 - jc);
+  /* Column blocks of equal width (at most blk.nc): 1152 columns as 576 + 576, not 1008 + 144,
+     whose second block repacks A for three panels. */
+  const int n_blocks = KILN_CEIL_DIV(c1 - c0, blk.nc);
+  const int nc_even = KILN_ROUND_UP(KILN_CEIL_DIV(c1 - c0, KILN_MAX(n_blocks, 1)), KILN_NR);
+  for (int jc = c0; jc < c1; jc += nc_even) {
+    int nc = KILN_MIN(nc_even, c1 - jc);
     for (int pc = 0; pc < K; pc += blk.kc) {
       int kc = KILN_MIN(blk.kc, K - pc);
       int accumulate = pc > 0, last = pc + kc == K;
