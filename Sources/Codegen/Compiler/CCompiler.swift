@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The system C compiler Kiln hands its generated kernels to: `$CC`, else `cc`, `clang`, `gcc`
 /// on `PATH`.
@@ -125,16 +126,16 @@ extension CCompiler {
   /// Runs the compiles of `splitArguments` concurrently, then the link; throws `rejected` with the
   /// first error lines of the first part that failed.
   public func compileSplit(source: String, compiles: [[String]], link: [String]) throws {
-    let failures = ThreadSafeBox([Int: String]())
+    let failures = Mutex([Int: String]())
     DispatchQueue.concurrentPerform(iterations: compiles.count) { part in
       do {
         let run = try ChildProcess.run(path, compiles[part])
-        if run.status != 0 { failures.update { $0[part] = run.standardError } }
+        if run.status != 0 { failures.withLock { $0[part] = run.standardError } }
       } catch {
-        failures.update { $0[part] = "\(error)" }
+        failures.withLock { $0[part] = "\(error)" }
       }
     }
-    if let (_, standardError) = failures.value.min(by: { $0.key < $1.key }) {
+    if let (_, standardError) = failures.withLock({ $0.min(by: { $0.key < $1.key }) }) {
       throw CompilerError.rejected(file: source, compiler: path, firstErrors: CompilerError.firstErrorLines(standardError))
     }
     let run = try ChildProcess.run(path, link)
@@ -204,11 +205,3 @@ private final class ErrorDrain: @unchecked Sendable {
   }
 }
 
-/// A value shared by the concurrent compiles, behind a lock.
-final class ThreadSafeBox<Value>: @unchecked Sendable {
-  private var stored: Value
-  private let lock = NSLock()
-  init(_ value: Value) { stored = value }
-  var value: Value { lock.withLock { stored } }
-  func update(_ change: (inout Value) -> Void) { lock.withLock { change(&stored) } }
-}
