@@ -4,6 +4,13 @@ import Models
 import Runtime
 import Tracer
 
+/// What a generation entry gathered over its rounds.
+struct GenerationLedger {
+  var samples: [GenerationFigures] = []
+  var rounds: [Int] = []
+  var warmedUp = false
+}
+
 /// What a generation entry asks for, resolved on this machine.
 public struct GenerationRequest: Sendable {
   public var run: GenerationRun
@@ -95,12 +102,28 @@ public struct BenchHarness {
       notes.append(note)
       progress(.note(note))
     }
-    let (models, kernels) = try measureInRounds(plans, rounds: max(1, suite.rounds), host: host)
+    // Generation and compile entries take their share of each round after the round's model cases.
+    let rounds = max(1, suite.rounds)
+    var generationLedgers = Array(repeating: GenerationLedger(), count: suite.generationRuns.count)
+    var compileLedgers = Array(repeating: CompileLedger(), count: suite.compileRuns.count)
+    let (models, kernels) = try measureInRounds(plans, rounds: rounds, host: host) { round in
+      for (index, run) in suite.generationRuns.enumerated() {
+        try measureGeneration(run, round: round, rounds: rounds, ledger: &generationLedgers[index])
+      }
+      for (index, run) in suite.compileRuns.enumerated() {
+        try measureCompile(run, round: round, rounds: rounds, ledger: &compileLedgers[index])
+      }
+    }
     var kernelClock = ETA(estimates: plannedKernelCases(suite, host: host).map(\.estimatedSeconds))
     var kernelIndex = 0
 
     let kernelBenchmarks = try measureKernelBenchmarks(suite, host: host, clock: &kernelClock, index: &kernelIndex)
-    let generationRows = try suite.generationRuns.map { try measureGeneration($0) }
+    let generationRows = zip(suite.generationRuns, generationLedgers).compactMap {
+      generationRow($0, ledger: $1, threshold: environment.spreadThreshold)
+    }
+    let compileRows = zip(suite.compileRuns, compileLedgers).compactMap {
+      Self.compileRow($0, ledger: $1, threshold: environment.spreadThreshold)
+    }
     notes += Self.ceilingWarnings(models: models, kernels: kernels, host: host)
     let formatter = ISO8601DateFormatter()
     return BenchReport(
@@ -108,7 +131,7 @@ public struct BenchHarness {
       createdAt: formatter.string(from: started), durationSeconds: Date().timeIntervalSince(started),
       spreadThreshold: environment.spreadThreshold, host: host, models: models, kernels: kernels,
       generation: GenerationSection(available: environment.generation != nil, rows: generationRows), notes: notes,
-      kernelBenchmarks: kernelBenchmarks)
+      kernelBenchmarks: kernelBenchmarks, compile: compileRows.isEmpty ? nil : compileRows)
   }
 
   /// One planned case and the first guess at its seconds (warm-ups, repetitions and kernel-timing runs).
@@ -154,21 +177,43 @@ public struct BenchHarness {
     }
   }
 
-  /// The one call that produces a generation row: the runner's figures, repeated, median kept.
-  public func measureGeneration(_ run: GenerationRun) throws -> GenerationRow {
+  /// This round's share of a generation entry's samples; before the first, its warm-ups (one
+  /// denoising step each: enough to compile every module of the pipeline into the cache).
+  func measureGeneration(_ run: GenerationRun, round: Int, rounds: Int, ledger: inout GenerationLedger) throws {
+    let share = RoundSchedule.share(of: run.repetitions, rounds: rounds, round: round)
+    guard share > 0 else { return }
     guard let runner = environment.generation else {
       throw BenchError.generationUnavailable(file: "suite", field: "generation", label: run.label)
     }
     let threads = run.threads.resolved(cpus: environment.topology.cpuCount)
-    let request = GenerationRequest(run: run, threads: threads, profile: try HardwareProfile.named(run.profile, host: environment.host))
-    progress(.note("generation: \(run.label), \(run.steps) steps, \(run.executor.rawValue), \(threads) threads"))
-    for _ in 0..<run.warmups { _ = try runner(request) }
-    let samples = try (0..<run.repetitions).map { _ in try runner(request) }
-    let totals = SampleStatistics(samples.map(\.totalSeconds))
-    let median = samples.sorted { $0.totalSeconds < $1.totalSeconds }[samples.count / 2]
-    return GenerationRow(name: run.label, model: run.model, executor: run.executor.rawValue, profile: run.profile, threads: threads,
-                         median: median, samples: samples, spread: totals?.spread ?? 0,
-                         trustworthy: totals?.isTrustworthy(threshold: environment.spreadThreshold) ?? false)
+    let profile = try HardwareProfile.named(run.profile, host: environment.host)
+    progress(.note("generation: \(run.label), round \(round)/\(rounds), \(run.steps) steps, \(run.executor.rawValue), \(threads) threads"))
+    if !ledger.warmedUp {
+      var warmup = run
+      warmup.steps = 1
+      for _ in 0..<run.warmups { _ = try runner(GenerationRequest(run: warmup, threads: threads, profile: profile)) }
+      ledger.warmedUp = true
+    }
+    for _ in 0..<share {
+      ledger.samples.append(try runner(GenerationRequest(run: run, threads: threads, profile: profile)))
+      ledger.rounds.append(round)
+    }
+  }
+
+  /// The row of a generation entry: the sample with the median total, every sample, the noise of the total.
+  func generationRow(_ run: GenerationRun, ledger: GenerationLedger, threshold: Double) -> GenerationRow? {
+    guard let statistics = RoundStatistics(ledger.samples.map(\.totalSeconds), rounds: ledger.rounds) else { return nil }
+    let median = ledger.samples.sorted { $0.totalSeconds < $1.totalSeconds }[ledger.samples.count / 2]
+    var row = GenerationRow(name: run.label, model: run.model, executor: run.executor.rawValue, profile: run.profile,
+                            threads: run.threads.resolved(cpus: environment.topology.cpuCount), median: median, samples: ledger.samples,
+                            spread: statistics.all.spread, trustworthy: statistics.isTrustworthy(threshold: threshold))
+    row.sampleRounds = ledger.rounds
+    row.roundMediansSeconds = statistics.roundMedians
+    row.noise = statistics.noise
+    row.warmups = run.warmups
+    row.targetSeconds = run.targetSeconds
+    row.meetsTarget = run.targetSeconds.map { median.totalSeconds <= $0 }
+    return row
   }
 
   // MARK: Host and ceilings
@@ -280,8 +325,12 @@ public struct BenchHarness {
   /// The runs of one visit of a case taking `repetitions`: its warm-ups, the repetitions, and as
   /// many kernel-timing runs when it records kernels.
   static func runs(_ benchCase: BenchCase, repetitions: Int) -> Int {
-    benchCase.warmups + repetitions * (benchCase.recordsKernels ? 2 : 1)
+    benchCase.warmups + repetitions + (benchCase.recordsKernels ? kernelTimingRuns(repetitions: repetitions) : 0)
   }
+
+  /// Kernel-timing runs in one visit: as many as the step samples, and at least three, so that a
+  /// kernel's within-round spread is measured even where a round takes one step sample.
+  static func kernelTimingRuns(repetitions: Int) -> Int { Swift.max(repetitions, 3) }
 
   /// A first guess at the seconds of one visit of a case (one round's share of its repetitions)
   /// from its FLOPs and the measured peak, with rough efficiencies per executor (compiled ≈ 50 %

@@ -33,7 +33,7 @@ extension BenchEnvironment {
       options: options, to: output)
     return GenerationFigures(
       steps: summary.steps, secondsPerStep: summary.secondsPerStep, denoiseSeconds: summary.denoiseSeconds,
-      vaeSeconds: summary.vaeSeconds, totalSeconds: summary.totalSeconds, gflops: summary.gflops,
+      vaeSeconds: summary.vaeSeconds, setupSeconds: summary.setupSeconds, totalSeconds: summary.totalSeconds, gflops: summary.gflops,
       imagesPerMinute: summary.frames > 0 ? nil : summary.imagesPerMinute,
       framesPerMinute: summary.frames > 0 ? summary.framesPerMinute : nil)
   }

@@ -21,10 +21,12 @@ public struct BenchReport: Codable, Sendable, Equatable {
   public var notes: [String]
   /// GEMMs and attentions against OpenBLAS; absent when the suite has no `kernelBenchmarks` entry.
   public var kernelBenchmarks: KernelBenchmarkSection?
+  /// Cold and warm compile times; absent when the suite has no `compile` entry.
+  public var compile: [CompileRow]?
 
   enum CodingKeys: String, CodingKey {
     case kilnReport = "kiln-report"
-    case suite, createdAt, durationSeconds, spreadThreshold, host, models, kernels, generation, notes, kernelBenchmarks
+    case suite, createdAt, durationSeconds, spreadThreshold, host, models, kernels, generation, notes, kernelBenchmarks, compile
   }
 
   /// Reads a report written by `kiln bench`, refusing another format version with its name.
@@ -45,7 +47,7 @@ public struct BenchReport: Codable, Sendable, Equatable {
 
   public init(suite: SuiteSummary, createdAt: String, durationSeconds: Double, spreadThreshold: Double, host: HostSection,
               models: [ModelSection], kernels: [KernelRow], generation: GenerationSection, notes: [String],
-              kernelBenchmarks: KernelBenchmarkSection? = nil) {
+              kernelBenchmarks: KernelBenchmarkSection? = nil, compile: [CompileRow]? = nil) {
     kilnReport = Self.formatVersion
     self.suite = suite
     self.createdAt = createdAt
@@ -57,6 +59,7 @@ public struct BenchReport: Codable, Sendable, Equatable {
     self.generation = generation
     self.notes = notes
     self.kernelBenchmarks = kernelBenchmarks
+    self.compile = compile
   }
 
   public func jsonData() throws -> Data {
@@ -305,13 +308,16 @@ public struct GenerationFigures: Codable, Sendable, Equatable {
   public var secondsPerStep: Double
   public var denoiseSeconds: Double
   public var vaeSeconds: Double
+  /// Weights, packing and modules (from the kernel cache, or compiled); absent in older reports.
+  public var setupSeconds: Double?
   public var totalSeconds: Double
   public var gflops: Double
   public var imagesPerMinute: Double?
   public var framesPerMinute: Double?
 
-  public init(steps: Int, secondsPerStep: Double, denoiseSeconds: Double, vaeSeconds: Double, totalSeconds: Double, gflops: Double,
-              imagesPerMinute: Double? = nil, framesPerMinute: Double? = nil) {
+  public init(steps: Int, secondsPerStep: Double, denoiseSeconds: Double, vaeSeconds: Double, setupSeconds: Double? = nil,
+              totalSeconds: Double, gflops: Double, imagesPerMinute: Double? = nil, framesPerMinute: Double? = nil) {
+    self.setupSeconds = setupSeconds
     self.steps = steps
     self.secondsPerStep = secondsPerStep
     self.denoiseSeconds = denoiseSeconds
@@ -335,6 +341,58 @@ public struct GenerationRow: Codable, Sendable, Equatable {
   /// Spread of the total time over the repetitions.
   public var spread: Double
   public var trustworthy: Bool
+  /// The round each sample was taken in, the median total of each round, and the noise of the
+  /// total (the larger of the within-round spread and the between-round drift); absent in reports
+  /// written before generation was measured in rounds.
+  public var sampleRounds: [Int]?
+  public var roundMediansSeconds: [Double]?
+  public var noise: Double?
+  public var warmups: Int?
+  public var targetSeconds: Double?
+  public var meetsTarget: Bool?
+
+  /// The noise a comparison should allow: the rounds' when measured in rounds, else the spread.
+  public var measuredNoise: Double { noise ?? spread }
+}
+
+/// Compile time of one model: each sample a cold compile into an empty kernel cache, then a warm
+/// one against that cache (trace, graph passes, lowering, cache lookup), as `kiln compile` does.
+public struct CompileRow: Codable, Sendable, Equatable {
+  public var name: String
+  public var model: String
+  public var profile: String
+  public var kernels: Int
+  public var translationUnits: Int
+  public var coldSeconds: TimedFigure
+  public var warmSeconds: TimedFigure
+  public var coldTargetSeconds: Double?
+  public var warmTargetSeconds: Double?
+  public var meetsColdTarget: Bool?
+  public var meetsWarmTarget: Bool?
+}
+
+/// One figure measured in rounds: the median and every sample with its round.
+public struct TimedFigure: Codable, Sendable, Equatable {
+  public var median: Double
+  public var min: Double
+  public var max: Double
+  public var samples: [Double]
+  public var sampleRounds: [Int]
+  public var roundMedians: [Double]
+  public var noise: Double
+  public var trustworthy: Bool
+
+  init?(_ samples: [Double], rounds: [Int], threshold: Double) {
+    guard let statistics = RoundStatistics(samples, rounds: rounds) else { return nil }
+    median = statistics.all.median
+    min = statistics.all.min
+    max = statistics.all.max
+    self.samples = samples
+    sampleRounds = rounds
+    roundMedians = statistics.roundMedians
+    noise = statistics.noise
+    trustworthy = statistics.isTrustworthy(threshold: threshold)
+  }
 }
 
 public struct GenerationSection: Codable, Sendable, Equatable {

@@ -22,6 +22,13 @@ public struct ReportComparison: Sendable {
   /// Subjects in one report only.
   public var onlyOld: [String]
   public var onlyNew: [String]
+  /// Kernel figures under `kernelResolutionMs` in both reports, not compared.
+  public var belowResolution: [String]
+
+  /// Per-kernel times come from timestamps around every kernel, and a preemption of the machine
+  /// (milliseconds on a VM) lands on whichever kernel is running: a kernel that takes less than
+  /// this per step can change by multiples from one such event, so it is not compared.
+  public static let defaultKernelResolutionMs = 1.0
 
   public var regressions: [Change] { changes.filter { $0.verdict == .regression } }
   public var improvements: [Change] { changes.filter { $0.verdict == .improvement } }
@@ -29,9 +36,17 @@ public struct ReportComparison: Sendable {
   /// `threshold` is a fraction (0.05 = 5 %). A change beyond both the threshold and the noise the
   /// two measurements reported (`CaseResult.noise`: the larger of the within-round spread and the
   /// between-round drift) is a regression or an improvement.
-  public init(old: BenchReport, new: BenchReport, threshold: Double) {
-    let oldFigures = Self.figures(old)
-    let newFigures = Self.figures(new)
+  public init(old: BenchReport, new: BenchReport, threshold: Double, kernelResolutionMs: Double = defaultKernelResolutionMs) {
+    var oldFigures = Self.figures(old)
+    var newFigures = Self.figures(new)
+    belowResolution = oldFigures.keys.filter { subject in
+      guard Self.isKernel(subject), let before = oldFigures[subject], let after = newFigures[subject] else { return false }
+      return before.ms < kernelResolutionMs && after.ms < kernelResolutionMs
+    }.sorted()
+    for subject in belowResolution {
+      oldFigures[subject] = nil
+      newFigures[subject] = nil
+    }
     changes = newFigures.compactMap { subject, fresh in
       guard let previous = oldFigures[subject], previous.ms > 0 else { return nil }
       let relative = fresh.ms / previous.ms - 1
@@ -57,14 +72,20 @@ public struct ReportComparison: Sendable {
       }
     }
     for kernel in report.kernels {
-      figures["\(kernel.model) · kernel \(kernel.name) (\(kernel.template))"] = (kernel.seconds * 1e3, kernel.noise ?? kernel.spread)
+      figures["\(kernel.model) · \(kernelMarker)\(kernel.name) (\(kernel.template))"] = (kernel.seconds * 1e3, kernel.noise ?? kernel.spread)
     }
     for row in report.generation.rows {
-      let spread = SampleStatistics(row.samples.map(\.totalSeconds))?.spread ?? row.spread
-      figures["\(row.name) · generation total"] = (row.median.totalSeconds * 1e3, spread)
+      figures["\(row.name) · generation total"] = (row.median.totalSeconds * 1e3, row.measuredNoise)
+    }
+    for row in report.compile ?? [] {
+      figures["\(row.name) · cold compile"] = (row.coldSeconds.median * 1e3, row.coldSeconds.noise)
+      figures["\(row.name) · warm compile"] = (row.warmSeconds.median * 1e3, row.warmSeconds.noise)
     }
     return figures
   }
+
+  static let kernelMarker = "kernel "
+  static func isKernel(_ subject: String) -> Bool { subject.contains(" · " + kernelMarker) }
 
   /// A plain-text table: every changed subject, or every subject when `all` is set.
   public func text(all: Bool = false) -> String {
@@ -88,6 +109,9 @@ public struct ReportComparison: Sendable {
       + "\(improvements.count) improvement\(improvements.count == 1 ? "" : "s"), \(unchanged) within noise")
     if !onlyOld.isEmpty { lines.append("only in the old report: " + onlyOld.joined(separator: "; ")) }
     if !onlyNew.isEmpty { lines.append("only in the new report: " + onlyNew.joined(separator: "; ")) }
+    if !belowResolution.isEmpty {
+      lines.append("\(belowResolution.count) kernel figure\(belowResolution.count == 1 ? "" : "s") under the kernel timing resolution in both reports, not compared")
+    }
     return lines.joined(separator: "\n")
   }
 }

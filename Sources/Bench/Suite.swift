@@ -83,13 +83,33 @@ public struct GenerationRun: Hashable, Sendable, Codable {
   public var profile: String
   public var threads: ThreadCount
   public var numa: String
+  /// Warm-up generations of one denoising step each, before the first sample: they compile the
+  /// pipeline's modules into the cache, so that no sample pays for a cold compile.
   public var warmups: Int
+  /// Spread over the suite's rounds like a model case's.
   public var repetitions: Int
+  /// A total time (seconds) the generation should stay within; the report says whether it did.
+  public var targetSeconds: Double?
+}
+
+/// One compile-time entry: each sample traces, lowers and compiles the model into an empty kernel
+/// cache of its own (cold), then does it again against that cache (warm), as `kiln compile` would.
+public struct CompileRun: Hashable, Sendable, Codable {
+  public var label: String
+  public var model: String
+  public var config: String?
+  public var overrides: [String: String]
+  public var profile: String
+  /// Spread over the suite's rounds, one cold and one warm compile each.
+  public var repetitions: Int
+  public var coldTargetSeconds: Double?
+  public var warmTargetSeconds: Double?
 }
 
 public enum SuiteEntry: Hashable, Sendable {
   case model(ModelRun)
   case generation(GenerationRun)
+  case compile(CompileRun)
   /// GEMMs and attentions measured one kernel at a time against OpenBLAS (KernelBenchmarkSuite.swift).
   case kernelBenchmarks(KernelBenchmarkRun)
 }
@@ -113,6 +133,10 @@ public struct Suite: Hashable, Sendable {
 
   public var generationRuns: [GenerationRun] {
     entries.compactMap { if case .generation(let run) = $0 { return run } else { return nil } }
+  }
+
+  public var compileRuns: [CompileRun] {
+    entries.compactMap { if case .compile(let run) = $0 { return run } else { return nil } }
   }
 
   public init(name: String, file: String, description: String, expectedMinutes: Double?, rounds: Int = 1, entries: [SuiteEntry]) {
@@ -171,7 +195,9 @@ struct SuiteParser {
                                      "repetitions", "kernels", "peers"]
   static let defaultKeys: Set<String> = ["profiles", "executors", "threads", "numa", "warmups", "repetitions", "kernels", "peers"]
   static let generationKeys: Set<String> = ["model", "config", "set", "label", "steps", "sampler", "guidance", "seed", "executor",
-                                            "profile", "threads", "numa", "warmups", "repetitions"]
+                                            "profile", "threads", "numa", "warmups", "repetitions", "targetSeconds"]
+  static let compileKeys: Set<String> = ["model", "config", "set", "label", "profile", "repetitions", "coldTargetSeconds",
+                                         "warmTargetSeconds"]
 
   func fail(_ field: String, _ message: String) -> BenchError { .malformedSuite(file: file, field: field, message) }
 
@@ -200,6 +226,9 @@ struct SuiteParser {
       if let generation = run["generation"] {
         try refuseUnknownKeys(run, allowed: ["generation"], at: at + ".")
         entry = .generation(try generationRun(try self.object(generation, at + ".generation"), at: at + ".generation", defaults: defaults))
+      } else if let compile = run["compile"] {
+        try refuseUnknownKeys(run, allowed: ["compile"], at: at + ".")
+        entry = .compile(try compileRun(try self.object(compile, at + ".compile"), at: at + ".compile", rounds: rounds))
       } else if let kernels = run["kernelBenchmarks"] {
         try refuseUnknownKeys(run, allowed: ["kernelBenchmarks"], at: at + ".")
         try refuseSecondKernelBenchmarks(after: entries, at: at)
@@ -211,6 +240,7 @@ struct SuiteParser {
       switch entry {
       case .model(let run): label = run.label
       case .generation(let run): label = run.label
+      case .compile(let run): label = run.label
       case .kernelBenchmarks(let run): label = run.label
       }
       guard labels.insert(label).inserted else { throw fail(at + ".label", "'\(label)' is used by an earlier entry; labels must be unique") }
@@ -255,8 +285,21 @@ struct SuiteParser {
       profile: try run["profile"].map { try profile($0, at + ".profile") } ?? HardwareProfile.nativeName,
       threads: try run["threads"].map { try threadCount($0, at + ".threads") } ?? .all,
       numa: try run["numa"].map { try numaPolicy($0, at + ".numa") } ?? "local",
-      warmups: try run["warmups"].map { try integer($0, at + ".warmups", minimum: 0) } ?? 0,
-      repetitions: try run["repetitions"].map { try integer($0, at + ".repetitions", minimum: 1) } ?? 1)
+      warmups: try run["warmups"].map { try integer($0, at + ".warmups", minimum: 0) } ?? 1,
+      repetitions: try run["repetitions"].map { try integer($0, at + ".repetitions", minimum: 1) } ?? 1,
+      targetSeconds: try run["targetSeconds"].map { try positiveNumber($0, at + ".targetSeconds") })
+  }
+
+  func compileRun(_ run: [String: Any], at: String, rounds: Int) throws -> CompileRun {
+    try refuseUnknownKeys(run, allowed: Self.compileKeys, at: at + ".")
+    let (model, config, overrides) = try modelSpec(run, at: at)
+    let label = try run["label"].map { try string($0, at + ".label") } ?? "compile " + Self.defaultLabel(model, config, overrides)
+    return CompileRun(
+      label: label, model: model, config: config, overrides: overrides,
+      profile: try run["profile"].map { try profile($0, at + ".profile") } ?? HardwareProfile.nativeName,
+      repetitions: try run["repetitions"].map { try integer($0, at + ".repetitions", minimum: 1) } ?? rounds,
+      coldTargetSeconds: try run["coldTargetSeconds"].map { try positiveNumber($0, at + ".coldTargetSeconds") },
+      warmTargetSeconds: try run["warmTargetSeconds"].map { try positiveNumber($0, at + ".warmTargetSeconds") })
   }
 
   /// The model name resolved against the registry (so a typo fails before anything runs).

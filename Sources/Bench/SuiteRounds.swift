@@ -73,16 +73,23 @@ extension BenchHarness {
   }
 
   /// Measures every model case of `plans` in `rounds` rounds; the model sections and kernel rows.
-  func measureInRounds(_ plans: [ModelPlan], rounds: Int, host: HostSection) throws -> (models: [ModelSection], kernels: [KernelRow]) {
+  /// `endOfRound` runs after each round's model cases (a round without any included).
+  func measureInRounds(_ plans: [ModelPlan], rounds: Int, host: HostSection,
+                       endOfRound: (Int) throws -> Void = { _ in }) throws -> (models: [ModelSection], kernels: [KernelRow]) {
     let visits = Self.visits(plans, rounds: rounds)
     var clock = ETA(estimates: visits.map {
       estimateSeconds(plans[$0.plan].cases[$0.benchCase], plan: plans[$0.plan], host: host, repetitions: $0.repetitions)
     })
     var ledgers = plans.map { ModelLedger(cases: Array(repeating: CaseLedger(), count: $0.cases.count)) }
     var start = 0
+    var roundsFinished = 0
     while start < visits.count {
       // The visits of one model in one round share its seeded weights and inputs.
       let (round, p) = (visits[start].round, visits[start].plan)
+      while roundsFinished < round - 1 {
+        roundsFinished += 1
+        try endOfRound(roundsFinished)
+      }
       let end = visits[start...].firstIndex { $0.round != round || $0.plan != p } ?? visits.count
       let plan = plans[p]
       let weights = try SeededWeights.initialize(for: plan.graph, seed: 0)
@@ -112,6 +119,10 @@ extension BenchHarness {
         }
       }
       start = end
+    }
+    while roundsFinished < rounds {
+      roundsFinished += 1
+      try endOfRound(roundsFinished)
     }
 
     var models: [ModelSection] = []
@@ -207,7 +218,7 @@ extension BenchHarness {
     // step samples: the step times above are those of the module as it normally runs.
     if benchCase.recordsKernels, let compiled {
       try compiled.enableKernelTiming()
-      for _ in 0..<visit.repetitions {
+      for _ in 0..<Self.kernelTimingRuns(repetitions: visit.repetitions) {
         _ = try compiled.run(inputs)
         if let perKernel = compiled.lastKernelSeconds {
           record.kernelSeconds.append(perKernel)

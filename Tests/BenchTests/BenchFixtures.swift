@@ -24,7 +24,8 @@ enum BenchFixtures {
       "runs": [ { "model": "dit-tiny" }, { "model": "llama-tiny" },
                 { "kernelBenchmarks": { "gemm": [ { "m": [12, 24], "tokens": 12, "n": 19, "k": 37, "epilogue": "bias-gate-residual" } ],
                                         "attention": [ { "label": "tiny", "heads": 2, "queries": 13, "keys": 7, "headDim": 24 } ],
-                                        "threads": [1, "all"], "warmups": 1, "repetitions": 3 } } ] }
+                                        "threads": [1, "all"], "warmups": 1, "repetitions": 3 } },
+                { "compile": { "model": "dit-tiny", "repetitions": 1, "coldTargetSeconds": 600, "warmTargetSeconds": 60 } } ] }
     """
 
   /// One run of the tiny suite, shared by the tests that read a report (it compiles modules).

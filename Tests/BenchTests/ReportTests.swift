@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Bench
@@ -38,6 +39,10 @@ enum ReportSchema {
                                        "percentOfPeak": .number, "bound": .string, "spread": .number, "trustworthy": .bool,
                                        "noise": .number]
   static let generation: [String: Kind] = ["available": .bool, "rows": .array]
+  static let compileRow: [String: Kind] = ["name": .string, "model": .string, "profile": .string, "kernels": .number,
+                                           "translationUnits": .number, "coldSeconds": .object, "warmSeconds": .object]
+  static let timedFigure: [String: Kind] = ["median": .number, "min": .number, "max": .number, "samples": .array,
+                                            "sampleRounds": .array, "roundMedians": .array, "noise": .number, "trustworthy": .bool]
   static let kernelBenchmarks: [String: Kind] = ["label": .string, "profile": .string, "openBLAS": .string, "warmups": .number,
                                                  "repetitions": .number, "method": .array, "targets": .object, "gemm": .array,
                                                  "attention": .array]
@@ -96,6 +101,15 @@ enum ReportSchema {
     }
     if let generationObject = root["generation"] as? [String: Any] { problems += check(generationObject, generation, "generation.") }
     if let section = root["kernelBenchmarks"] { problems += kernelBenchmarkViolations(section) }
+    if let rows = root["compile"] {
+      for (i, item) in ((rows as? [Any]) ?? []).enumerated() {
+        let row = item as? [String: Any] ?? [:]
+        problems += check(row, compileRow, "compile[\(i)].")
+        for key in ["coldSeconds", "warmSeconds"] {
+          problems += check(row[key] as? [String: Any] ?? [:], timedFigure, "compile[\(i)].\(key).")
+        }
+      }
+    }
     return problems
   }
 
@@ -163,6 +177,18 @@ enum ReportSchema {
     let folder = BenchFixtures.temporaryDirectory()
     _ = try ReportWriter.write(report, to: folder)
     #expect(try BenchReport(contentsOf: folder.appendingPathComponent("report.json")) == report)
+  }
+
+  @Test func compileEntryTimesAColdCompileIntoAnEmptyCacheAndAWarmOneAfter() throws {
+    let report = try BenchFixtures.tinyReport.get()
+    let row = try #require(report.compile?.first)
+    #expect(row.name == "compile dit-tiny" && row.kernels > 0 && row.translationUnits >= 1)
+    #expect(row.coldSeconds.samples.count == 1 && row.warmSeconds.samples.count == 1)
+    // A warm compile is a cache hit: no C compiler runs, so it is far below the cold one.
+    #expect(row.warmSeconds.median < row.coldSeconds.median / 2)
+    #expect(row.meetsColdTarget == true && row.meetsWarmTarget == true)
+    let markdown = ReportWriter.markdown(report)
+    #expect(markdown.contains("## Compile time") && markdown.contains("| compile dit-tiny | dit-tiny | native |"))
   }
 
   @Test func kernelBenchmarksHaveARowPerShapeAndTeamWithEverySample() throws {
@@ -238,8 +264,13 @@ enum ReportSchema {
     environment.spreadThreshold = 0.1
     let run = GenerationRun(label: "gen", model: "dit-tiny", config: nil, overrides: [:], steps: 4, sampler: nil, guidance: nil, seed: 0,
                             executor: .compiled, profile: "native", threads: .all, numa: "local", warmups: 0, repetitions: 3)
-    let row = try BenchHarness(environment: environment).measureGeneration(run)
+    let harness = BenchHarness(environment: environment)
+    var ledger = GenerationLedger()
+    for round in 1...2 { try harness.measureGeneration(run, round: round, rounds: 2, ledger: &ledger) }
+    #expect(ledger.rounds == [1, 1, 2])
+    let row = try #require(harness.generationRow(run, ledger: ledger, threshold: 0.1))
     #expect(row.samples.count == 3 && row.median == figures && row.trustworthy)
+    #expect(row.roundMediansSeconds == [3, 3] && row.noise == 0)
     report.generation = GenerationSection(available: true, rows: [row])
     let chart = try #require(ReportWriter.charts(report)["End-to-end generation"]?.first)
     #expect(chart.components(separatedBy: "data-point=").count - 1 == 2)
@@ -259,6 +290,7 @@ enum ReportSchema {
       }
     }
     report.kernels = []
+    report.compile = nil
     return report
   }
 
@@ -297,6 +329,58 @@ enum ReportSchema {
       }
     }
     #expect(ReportComparison(old: written, new: slower, threshold: 0.05).regressions.isEmpty)
+  }
+
+  @Test func generationWarmUpsTakeOneStepAndPrecedeTheFirstRoundOnly() throws {
+    let steps = Mutex<[Int]>([])
+    let environment = try BenchFixtures.environment(generation: { request in
+      steps.withLock { $0.append(request.run.steps) }
+      return GenerationFigures(steps: request.run.steps, secondsPerStep: 0.1, denoiseSeconds: 1, vaeSeconds: 1,
+                               totalSeconds: request.run.steps == 1 ? 9 : 2, gflops: 1)
+    })
+    let run = GenerationRun(label: "gen", model: "dit-tiny", config: nil, overrides: [:], steps: 5, sampler: nil, guidance: nil, seed: 0,
+                            executor: .compiled, profile: "native", threads: .all, numa: "local", warmups: 2, repetitions: 2)
+    let harness = BenchHarness(environment: environment)
+    var ledger = GenerationLedger()
+    for round in 1...3 { try harness.measureGeneration(run, round: round, rounds: 3, ledger: &ledger) }
+    #expect(steps.withLock { $0 } == [1, 1, 5, 5])
+    #expect(ledger.rounds == [1, 2] && ledger.samples.allSatisfy { $0.totalSeconds == 2 })
+  }
+
+  @Test func generationTotalsAreComparedWithTheirRoundNoise() throws {
+    func report(total: Double, noise: Double) throws -> BenchReport {
+      var report = try Self.report(ms: 10, samples: [1])
+      let figures = GenerationFigures(steps: 2, secondsPerStep: 1, denoiseSeconds: 2, vaeSeconds: 1, totalSeconds: total, gflops: 1)
+      var row = GenerationRow(name: "gen", model: "dit-tiny", executor: "compiled", profile: "native", threads: 2, median: figures,
+                              samples: [figures], spread: 0, trustworthy: true)
+      row.noise = noise
+      report.generation = GenerationSection(available: true, rows: [row])
+      return report
+    }
+    let subject = "gen · generation total"
+    let old = try report(total: 10, noise: 0.02)
+    #expect(ReportComparison(old: old, new: try report(total: 11.5, noise: 0.02), threshold: 0.05).regressions.map(\.subject) == [subject])
+    #expect(ReportComparison(old: old, new: try report(total: 11.5, noise: 0.2), threshold: 0.05).regressions.isEmpty)
+  }
+
+  @Test func kernelsUnderTheTimingResolutionAreNotCompared() throws {
+    var old = try Self.report(ms: 10, samples: [1])
+    let kernel = try #require(try BenchFixtures.tinyReport.get().kernels.first)
+    var tiny = kernel, large = kernel
+    tiny.name = "k_tiny"
+    tiny.seconds = 0.2e-3
+    tiny.noise = 0.1
+    large.name = "k_large"
+    large.seconds = 5e-3
+    large.noise = 0.1
+    old.kernels = [tiny, large]
+    var new = old
+    new.kernels[0].seconds = 0.8e-3
+    new.kernels[1].seconds = 8e-3
+    let comparison = ReportComparison(old: old, new: new, threshold: 0.05)
+    #expect(comparison.regressions.map(\.subject) == ["\(kernel.model) · kernel k_large (\(kernel.template))"])
+    #expect(comparison.belowResolution.count == 1 && comparison.text().contains("1 kernel figure under the kernel timing resolution"))
+    #expect(ReportComparison(old: old, new: new, threshold: 0.05, kernelResolutionMs: 0).regressions.count == 2)
   }
 
   @Test func subjectsInOneReportOnlyAreListed() throws {

@@ -9,7 +9,8 @@ import Testing
       "runs": [ { "model": "dit-tiny" },
                 { "model": "llama", "config": "tiny", "set": { "layers": 1 }, "executors": ["naive", "eager-blas"],
                   "threads": [1, "all"], "repetitions": { "default": 4, "naive": 1 }, "warmups": 0 },
-                { "generation": { "model": "dit-tiny", "steps": 3 } } ] }
+                { "generation": { "model": "dit-tiny", "steps": 3 } },
+                { "compile": { "model": "dit-tiny", "coldTargetSeconds": 10 } } ] }
     """
 
   func parse(_ text: String) throws -> Suite { try Suite(json: Data(text.utf8), file: "t.json") }
@@ -38,6 +39,10 @@ import Testing
     #expect(second.warmups[.naive] == 0)
     #expect(second.overrides == ["layers": "1"])
     #expect(suite.generationRuns[0].steps == 3)
+    #expect(suite.generationRuns[0].warmups == 1 && suite.generationRuns[0].repetitions == 1)
+    #expect(suite.compileRuns.count == 1)
+    #expect(suite.compileRuns[0].label == "compile dit-tiny" && suite.compileRuns[0].coldTargetSeconds == 10)
+    #expect(suite.compileRuns[0].warmTargetSeconds == nil && suite.compileRuns[0].repetitions == 1)
     #expect(suite.rounds == 1)
     #expect(try parse(Self.valid.replacingOccurrences(of: #""name": "t","#, with: #""name": "t", "rounds": 3,"#)).rounds == 3)
   }
@@ -91,6 +96,11 @@ import Testing
     (#"{"kiln-suite": 1, "name": "t", "runs": [{"generation": {"model": "dit-tiny", "steps": 2}, "model": "dit-tiny"}]}"#,
      "suite t.json: runs[0].model: unknown field"),
     (#"{"kiln-suite": 1, "name": "t", "runs": [3]}"#, "suite t.json: runs[0]: must be an object"),
+    (#"{"kiln-suite": 1, "name": "t", "runs": [{"compile": {"model": "dit-tiny", "threads": 2}}]}"#, "suite t.json: runs[0].compile.threads: unknown field"),
+    (#"{"kiln-suite": 1, "name": "t", "runs": [{"compile": {"model": "dit-tiny", "warmTargetSeconds": 0}}]}"#,
+     "suite t.json: runs[0].compile.warmTargetSeconds: must be"),
+    (#"{"kiln-suite": 1, "name": "t", "runs": [{"generation": {"model": "dit-tiny", "steps": 2, "targetSeconds": "2"}}]}"#,
+     "suite t.json: runs[0].generation.targetSeconds: must be"),
     (#"{"kiln-suite": 1, "name": "t", "rounds": 0, "runs": [{"model": "dit-tiny"}]}"#, "suite t.json: rounds: must be at least 1, got 0"),
     (#"{"kiln-suite": 1, "name": "t", "rounds": "3", "runs": [{"model": "dit-tiny"}]}"#, "suite t.json: rounds: must be an integer, got '3'"),
     (#"{"kiln-suite": 1, "name": "t", "rounds": 1.5, "runs": [{"model": "dit-tiny"}]}"#, "suite t.json: rounds: must be an integer, got 1.5"),

@@ -45,14 +45,18 @@ struct ReportCommand: ParsableCommand {
     @Flag(help: "List unchanged figures too.")
     var all = false
 
+    @Option(help: "Kernels under this many milliseconds per step in both reports are not compared: one preemption of the machine can multiply them.")
+    var kernelResolutionMs = ReportComparison.defaultKernelResolutionMs
+
     func validate() throws {
       guard threshold >= 0 else { throw ValidationError("--threshold must not be negative, got \(threshold)") }
+      guard kernelResolutionMs >= 0 else { throw ValidationError("--kernel-resolution-ms must not be negative, got \(kernelResolutionMs)") }
     }
 
     func run() throws {
       let comparison = ReportComparison(
         old: try BenchReport(contentsOf: URL(fileURLWithPath: old)), new: try BenchReport(contentsOf: URL(fileURLWithPath: new)),
-        threshold: threshold / 100)
+        threshold: threshold / 100, kernelResolutionMs: kernelResolutionMs)
       print(comparison.text(all: all))
       if failOnRegression && !comparison.regressions.isEmpty { throw ExitCode(1) }
     }

@@ -57,6 +57,17 @@ KILN_INLINE void kiln_pack_a_block(const float *a, ptrdiff_t lda, int mc, int kc
   }
 }
 
+/*
+ * Weights stream from DRAM once per step: the hardware prefetcher stops at every 4 KiB page, so
+ * the first micro-kernel on each B panel would wait on memory. Each of the `calls` micro-kernels
+ * on the current panel prefetches its slice of the next panel's `lines` cache lines into L2.
+ */
+KILN_INLINE void kiln_prefetch_slice(const char *next, int lines, int call, int calls) {
+  int per_call = KILN_CEIL_DIV(lines, calls);
+  int first = call * per_call, end = KILN_MIN(first + per_call, lines);
+  for (int line = first; line < end; line++) __builtin_prefetch(next + (size_t)line * 64, 0, 2);
+}
+
 /* The share of the output one thread computes: rows [*r0, *r1) × columns [*c0, *c1). */
 KILN_INLINE void kiln_gemm_thread_tile(int M, int N, int tid, int nth, int *r0, int *r1, int *c0, int *c1) {
   int row_units = KILN_CEIL_DIV(M, KILN_MR);
@@ -98,11 +109,14 @@ KILN_INLINE void kiln_gemm(const float *a, ptrdiff_t lda, const float *b_packed,
       for (int ic = r0; ic < r1; ic += blk.mc) {
         int mc = KILN_MIN(blk.mc, r1 - ic);
         kiln_pack_a_block(a + (ptrdiff_t)ic * lda + pc, lda, mc, kc, scratch);
+        const int calls = KILN_CEIL_DIV(mc, KILN_MR), panel_lines = kc * KILN_NR * (int)sizeof(float) / 64;
         for (int jr = 0; jr < nc; jr += KILN_NR) {
           int n = KILN_MIN(KILN_NR, nc - jr);
           const float *b_panel = b_block + (size_t)((jc + jr) / KILN_NR) * kc * KILN_NR;
+          const char *b_next = (const char *)(b_panel + (size_t)kc * KILN_NR);
           for (int ir = 0; ir < mc; ir += KILN_MR) {
             int row = ic + ir, col = jc + jr;
+            kiln_prefetch_slice(b_next, panel_lines, ir / KILN_MR, calls);
             kiln_microkernel(kc, scratch + (size_t)ir * kc, b_panel, c + (ptrdiff_t)row * ldc + col, ldc,
                              KILN_MIN(KILN_MR, mc - ir), n, accumulate, last, ep, row, col);
           }
