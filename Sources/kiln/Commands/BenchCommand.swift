@@ -74,7 +74,16 @@ extension BenchCommand {
     let visits = planned.cases.reduce(0) { $0 + $1.rounds }
     print("\(planned.cases.count) cases, \(visits) visits in \(suite.rounds) round\(suite.rounds == 1 ? "" : "s") (each builds and warms up its case), "
       + "first guess ≈ \(ProgressPrinter.duration(total)) (compiled at 50 % of peak, eager-blas 30 %, naive 2 %; "
-      + "no compile time)" + (suite.generationRuns.isEmpty ? "" : "; plus \(suite.generationRuns.count) generation entr\(suite.generationRuns.count == 1 ? "y" : "ies")"))
+      + "no compile time)" + Self.untimedEntries(suite))
+  }
+
+  /// "; plus 2 generation entries and 1 compile entry, not in the guess", or "" when there are none.
+  static func untimedEntries(_ suite: Suite) -> String {
+    func counted(_ count: Int, _ kind: String) -> String? {
+      count == 0 ? nil : "\(count) \(kind) entr\(count == 1 ? "y" : "ies")"
+    }
+    let parts = [counted(suite.generationRuns.count, "generation"), counted(suite.compileRuns.count, "compile")].compactMap { $0 }
+    return parts.isEmpty ? "" : "; plus " + parts.joined(separator: " and ") + ", not in the guess"
   }
 }
 
