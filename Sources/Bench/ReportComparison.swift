@@ -40,7 +40,7 @@ public struct ReportComparison: Sendable {
     var oldFigures = Self.figures(old)
     var newFigures = Self.figures(new)
     belowResolution = oldFigures.keys.filter { subject in
-      guard Self.isKernel(subject), let before = oldFigures[subject], let after = newFigures[subject] else { return false }
+      guard let before = oldFigures[subject], before.isKernel, let after = newFigures[subject] else { return false }
       return before.ms < kernelResolutionMs && after.ms < kernelResolutionMs
     }.sorted()
     for subject in belowResolution {
@@ -58,34 +58,34 @@ public struct ReportComparison: Sendable {
     onlyNew = newFigures.keys.filter { oldFigures[$0] == nil }.sorted()
   }
 
-  /// Every comparable figure of a report by a stable subject name: milliseconds and noise (the
-  /// spread where the report has no noise: written before rounds, or a generation row).
-  static func figures(_ report: BenchReport) -> [String: (ms: Double, noise: Double)] {
-    var figures: [String: (ms: Double, noise: Double)] = [:]
+  /// One comparable figure: milliseconds, its noise (the spread for a report written before
+  /// rounds), and whether it is a per-kernel time (subject to `kernelResolutionMs`).
+  typealias Figure = (ms: Double, noise: Double, isKernel: Bool)
+
+  /// Every comparable figure of a report by a stable subject name.
+  static func figures(_ report: BenchReport) -> [String: Figure] {
+    var figures: [String: Figure] = [:]
     for model in report.models {
       for result in model.cases {
         var subject = "\(model.name) · \(result.executor)"
         if let profile = result.profile { subject += " · \(profile)" }
         if let numa = result.numa { subject += " · \(numa)" }
         subject += " · \(result.threads)t"
-        figures[subject] = (result.msPerStep, result.measuredNoise)
+        figures[subject] = (result.msPerStep, result.measuredNoise, false)
       }
     }
     for kernel in report.kernels {
-      figures["\(kernel.model) · \(kernelMarker)\(kernel.name) (\(kernel.template))"] = (kernel.seconds * 1e3, kernel.noise ?? kernel.spread)
+      figures["\(kernel.model) · kernel \(kernel.name) (\(kernel.template))"] = (kernel.seconds * 1e3, kernel.noise ?? kernel.spread, true)
     }
     for row in report.generation.rows {
-      figures["\(row.name) · generation total"] = (row.median.totalSeconds * 1e3, row.measuredNoise)
+      figures["\(row.name) · generation total"] = (row.median.totalSeconds * 1e3, row.measuredNoise, false)
     }
     for row in report.compile ?? [] {
-      figures["\(row.name) · cold compile"] = (row.coldSeconds.median * 1e3, row.coldSeconds.noise)
-      figures["\(row.name) · warm compile"] = (row.warmSeconds.median * 1e3, row.warmSeconds.noise)
+      figures["\(row.name) · cold compile"] = (row.coldSeconds.median * 1e3, row.coldSeconds.noise, false)
+      figures["\(row.name) · warm compile"] = (row.warmSeconds.median * 1e3, row.warmSeconds.noise, false)
     }
     return figures
   }
-
-  static let kernelMarker = "kernel "
-  static func isKernel(_ subject: String) -> Bool { subject.contains(" · " + kernelMarker) }
 
   /// A plain-text table: every changed subject, or every subject when `all` is set.
   public func text(all: Bool = false) -> String {
