@@ -126,12 +126,14 @@ public struct BenchHarness {
     }
     notes += Self.ceilingWarnings(models: models, kernels: kernels, host: host)
     let formatter = ISO8601DateFormatter()
-    return BenchReport(
+    var report = BenchReport(
       suite: SuiteSummary(name: suite.name, file: suite.file, description: suite.description, rounds: suite.rounds),
       createdAt: formatter.string(from: started), durationSeconds: Date().timeIntervalSince(started),
       spreadThreshold: environment.spreadThreshold, host: host, models: models, kernels: kernels,
       generation: GenerationSection(available: environment.generation != nil, rows: generationRows), notes: notes,
       kernelBenchmarks: kernelBenchmarks, compile: compileRows.isEmpty ? nil : compileRows)
+    report.applyNoiseFloors()
+    return report
   }
 
   /// One planned case and the first guess at its seconds (warm-ups, repetitions and kernel-timing runs).

@@ -12,6 +12,14 @@ public struct KernelFigure: Codable, Sendable, Equatable {
   /// The shape's FLOPs (2·M·N·K, or 4·B·H·Sq·Skv·D) over the median.
   public var gflops: Double
   public var percentOfPeak: Double
+  /// How far a re-run's median may land from this one: the larger of `spread` and `noiseFloor`,
+  /// the floor of its team size's class for one visit (the samples are taken back to back).
+  /// Absent in reports written before floors.
+  public var noise: Double?
+  public var noiseFloor: Double?
+
+  /// The noise a comparison should allow: with the floor when the report has one, else the spread.
+  public var comparisonNoise: Double { noise ?? spread }
 
   init?(seconds: [Double], flops: Int, peak: Double, threshold: Double) {
     guard let statistics = SampleStatistics(seconds)?.scaled(by: 1e3) else { return nil }
@@ -168,10 +176,32 @@ extension ReportWriter {
         }))
     }
     if !tables.isEmpty {
+      tables.append(kernelBenchmarkTimesTable(section))
       tables[0].caption = ["\(section.label): profile \(section.profile), \(section.openBLAS); \(section.warmups) warm-up round(s), "
         + "\(section.repetitions) timed rounds, one sample of each side per round."] + section.method
     }
     return tables
+  }
+
+  /// Every side's median time and noise: the figures `kiln report compare` compares.
+  static func kernelBenchmarkTimesTable(_ section: KernelBenchmarkSection) -> ReportTable {
+    func line(_ benchmark: String, _ threads: Int, _ side: String, _ figure: KernelFigure) -> [String] {
+      [benchmark, String(threads), side, number(figure.msMedian, 3) + mark(figure.trustworthy), String(figure.samplesMs.count),
+       number(100 * figure.spread, 1) + " %", noiseCell(figure.comparisonNoise, floor: figure.noiseFloor)]
+    }
+    var rows: [[String]] = []
+    for row in section.gemm {
+      let shape = "gemm \(row.m)×\(row.n)×\(row.k) \(row.epilogue)"
+      rows.append(line(shape, row.threads, "Kiln", row.kiln))
+      if let epilogue = row.kilnEpilogue { rows.append(line(shape, row.threads, "Kiln + epilogue", epilogue)) }
+      rows.append(line(shape, row.threads, "OpenBLAS", row.openBLAS))
+    }
+    for row in section.attention {
+      rows.append(line("attention " + row.label, row.threads, "Kiln", row.kiln))
+      rows.append(line("attention " + row.label, row.threads, "eager-blas", row.eagerBLAS))
+    }
+    return ReportTable(title: "Kernel benchmarks: time and noise", header: ["benchmark", "threads", "side", "ms (median)", "runs", "spread", "noise"],
+                       rows: rows)
   }
 
   /// The kernel benchmark tables alone, in Markdown, with how they were measured: what `kiln bench` prints.

@@ -23,10 +23,14 @@ public struct BenchReport: Codable, Sendable, Equatable {
   public var kernelBenchmarks: KernelBenchmarkSection?
   /// Cold and warm compile times; absent when the suite has no `compile` entry.
   public var compile: [CompileRow]?
+  /// The noise floor of each class of figures, pooled over the run (`NoiseFloor`); absent in
+  /// reports written before floors, and for a class too few figures were measured in rounds for.
+  public var noiseFloors: [NoiseFloor]?
 
   enum CodingKeys: String, CodingKey {
     case kilnReport = "kiln-report"
     case suite, createdAt, durationSeconds, spreadThreshold, host, models, kernels, generation, notes, kernelBenchmarks, compile
+    case noiseFloors
   }
 
   /// Reads a report written by `kiln bench`, refusing another format version with its name.
@@ -47,7 +51,7 @@ public struct BenchReport: Codable, Sendable, Equatable {
 
   public init(suite: SuiteSummary, createdAt: String, durationSeconds: Double, spreadThreshold: Double, host: HostSection,
               models: [ModelSection], kernels: [KernelRow], generation: GenerationSection, notes: [String],
-              kernelBenchmarks: KernelBenchmarkSection? = nil, compile: [CompileRow]? = nil) {
+              kernelBenchmarks: KernelBenchmarkSection? = nil, compile: [CompileRow]? = nil, noiseFloors: [NoiseFloor]? = nil) {
     kilnReport = Self.formatVersion
     self.suite = suite
     self.createdAt = createdAt
@@ -60,6 +64,7 @@ public struct BenchReport: Codable, Sendable, Equatable {
     self.notes = notes
     self.kernelBenchmarks = kernelBenchmarks
     self.compile = compile
+    self.noiseFloors = noiseFloors
   }
 
   public func jsonData() throws -> Data {
@@ -142,10 +147,14 @@ public struct CaseResult: Codable, Sendable, Equatable {
   public var withinRoundSpread: Double?
   /// (largest − smallest round median) / median; absent when one round took every sample.
   public var betweenRoundDrift: Double?
-  /// The larger of `withinRoundSpread` and `betweenRoundDrift`: what a re-run should expect.
+  /// How far a re-run's median may land from this one: the larger of `withinRoundSpread`,
+  /// `betweenRoundDrift` and `noiseFloor`.
   public var noise: Double?
   /// What the executor held in memory (compiled cases).
   public var memory: MemoryFigures?
+  /// Its class's floor for a median over its rounds (`BenchReport.noiseFloors`); absent when the
+  /// class had too few figures measured in rounds, and in reports written before floors.
+  public var noiseFloor: Double?
 
   /// The noise, or the spread for a report written before rounds.
   public var measuredNoise: Double { noise ?? spread }
@@ -248,6 +257,8 @@ public struct PeerRow: Codable, Sendable, Equatable {
   public var withinRoundSpread: Double?
   public var betweenRoundDrift: Double?
   public var noise: Double?
+  /// As in `CaseResult`.
+  public var noiseFloor: Double?
 
   public init(peer: String, version: String?, settings: [String: String], threads: Int, warmups: Int, repetitions: Int,
               msPerStep: Double?, minMs: Double?, maxMs: Double?, spread: Double?, trustworthy: Bool, samplesMs: [Double],
@@ -293,13 +304,17 @@ public struct KernelRow: Codable, Sendable, Equatable {
   public var spread: Double
   /// Whether `noise` (`spread` in reports written before rounds) is within the threshold.
   public var trustworthy: Bool
-  /// As for a case: the larger of the within-round spread and the between-round drift.
+  /// As for a case: the larger of the within-round spread, the between-round drift and the floor.
   public var noise: Double?
   public var gflops: Double
   public var percentOfPeak: Double
   /// `compute` or `memory`: which side of the ridge point its arithmetic intensity falls.
   public var bound: String
   public var threads: Int
+  /// The median seconds of each round that timed the kernel; absent in reports written before floors.
+  public var roundMedianSeconds: [Double]? = nil
+  /// As in `CaseResult`, from the kernels' own class (the per-kernel timer).
+  public var noiseFloor: Double? = nil
 }
 
 /// The figures of one end-to-end generation, as the generation pipeline reports them.
@@ -350,6 +365,8 @@ public struct GenerationRow: Codable, Sendable, Equatable {
   public var warmups: Int?
   public var targetSeconds: Double?
   public var meetsTarget: Bool?
+  /// As in `CaseResult`: the floor of its team size's class, included in `noise`.
+  public var noiseFloor: Double?
 
   /// The noise a comparison should allow: the rounds' when measured in rounds, else the spread.
   public var measuredNoise: Double { noise ?? spread }
@@ -379,8 +396,11 @@ public struct TimedFigure: Codable, Sendable, Equatable {
   public var samples: [Double]
   public var sampleRounds: [Int]
   public var roundMedians: [Double]
+  /// The larger of the rounds' own noise and `noiseFloor`.
   public var noise: Double
   public var trustworthy: Bool
+  /// As in `CaseResult`: the floor of the all-cores class (the compiler runs its translation units in parallel).
+  public var noiseFloor: Double?
 
   init?(_ samples: [Double], rounds: [Int], threshold: Double) {
     guard let statistics = RoundStatistics(samples, rounds: rounds) else { return nil }

@@ -68,7 +68,8 @@ enum ReportBuilder {
         model: model, name: kernel.name, function: function, template: kernel.template, calls: indices.count, flops: kernel.flops,
         bytes: kernel.bytes, arithmeticIntensity: intensity, seconds: statistics.median, spread: statistics.spread,
         trustworthy: inRounds.isTrustworthy(threshold: threshold), noise: inRounds.noise, gflops: gflops,
-        percentOfPeak: peak > 0 ? 100 * gflops / peak : 0, bound: intensity >= ridge ? "compute" : "memory", threads: threads)
+        percentOfPeak: peak > 0 ? 100 * gflops / peak : 0, bound: intensity >= ridge ? "compute" : "memory", threads: threads,
+        roundMedianSeconds: inRounds.roundMedians)
     }
   }
 }

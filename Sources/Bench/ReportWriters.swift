@@ -77,7 +77,8 @@ public enum ReportWriter {
       for result in model.executors.values.sorted(by: { order($0.executor) < order($1.executor) }) {
         perExecutor.append([model.name, result.executor, result.profile ?? "–", String(result.threads),
                             number(result.msPerStep, 3) + mark(result.trustworthy), number(result.minMs, 3), number(result.maxMs, 3),
-                            number(100 * result.measuredNoise, 1) + " %", String(result.repetitions), number(result.gflops, 1)])
+                            noiseCell(result.noise ?? result.spread, floor: result.noiseFloor), String(result.repetitions),
+                            number(result.gflops, 1)])
       }
     }
     tables.append(ReportTable(title: "Models: time per step (headline: first profile, all threads)",
@@ -101,7 +102,7 @@ public enum ReportWriter {
                               } }))
     tables.append(ReportTable(
       title: "Kernels (compiled; instances of one function summed)",
-      header: ["model", "kernel", "template", "calls", "MFLOP/call", "KB/call", "FLOP/B", "ms", "GFLOP/s", "% peak", "bound"],
+      header: ["model", "kernel", "template", "calls", "MFLOP/call", "KB/call", "FLOP/B", "ms", "noise", "GFLOP/s", "% peak", "bound"],
       rows: kernelTableRows(report.kernels)))
     tables.append(ReportTable(
       title: "Whole models on the roofline (compiled, all threads)",
@@ -121,7 +122,7 @@ public enum ReportWriter {
         let rate = m.imagesPerMinute.map { number($0) + " images" } ?? m.framesPerMinute.map { number($0) + " frames" } ?? "–"
         return [row.name, row.model, row.executor, String(row.threads), String(m.steps), number(m.secondsPerStep, 3),
                 m.setupSeconds.map { number($0) } ?? "–", number(m.denoiseSeconds), number(m.vaeSeconds), number(m.totalSeconds) + mark(row.trustworthy),
-                number(100 * row.measuredNoise, 1) + " %", String(row.samples.count), target(row.targetSeconds, met: row.meetsTarget),
+                noiseCell(row.measuredNoise, floor: row.noiseFloor), String(row.samples.count), target(row.targetSeconds, met: row.meetsTarget),
                 number(m.gflops, 1), rate]
       },
       caption: ["Total = setup (seeded weights, packing, modules from the kernel cache) + denoising + VAE decode. Each row is its "
@@ -133,9 +134,9 @@ public enum ReportWriter {
         header: ["entry", "model", "profile", "kernels", "translation units", "cold s", "noise", "target", "warm s", "noise", "target", "runs"],
         rows: compile.map { row in
           [row.name, row.model, row.profile, String(row.kernels), String(row.translationUnits),
-           number(row.coldSeconds.median) + mark(row.coldSeconds.trustworthy), number(100 * row.coldSeconds.noise, 1) + " %",
+           number(row.coldSeconds.median) + mark(row.coldSeconds.trustworthy), noiseCell(row.coldSeconds.noise, floor: row.coldSeconds.noiseFloor),
            target(row.coldTargetSeconds, met: row.meetsColdTarget),
-           number(row.warmSeconds.median, 3) + mark(row.warmSeconds.trustworthy), number(100 * row.warmSeconds.noise, 1) + " %",
+           number(row.warmSeconds.median, 3) + mark(row.warmSeconds.trustworthy), noiseCell(row.warmSeconds.noise, floor: row.warmSeconds.noiseFloor),
            target(row.warmTargetSeconds, met: row.meetsWarmTarget), String(row.coldSeconds.samples.count)]
         },
         caption: ["Trace, graph passes, lowering and the module, as `kiln compile` does it: cold into an empty kernel cache "
@@ -152,8 +153,11 @@ public enum ReportWriter {
          number($0.msPerStep, 3) + mark($0.trustworthy), number($0.minMs, 3), number($0.maxMs, 3),
          $0.roundMediansMs.map { $0.map { number($0, 3) }.joined(separator: " / ") } ?? "–",
          number(100 * ($0.withinRoundSpread ?? $0.spread), 1) + " %", $0.betweenRoundDrift.map { number(100 * $0, 1) + " %" } ?? "–",
-         number(100 * $0.measuredNoise, 1) + " %", number($0.buildSeconds, 1)]
+         noiseCell($0.measuredNoise, floor: $0.noiseFloor), number($0.buildSeconds, 1)]
       } }))
+    if let floors = report.noiseFloors, !floors.isEmpty {
+      tables.append(noiseFloorTable(floors, rounds: report.suite.rounds ?? 1))
+    }
     return tables
   }
 
@@ -165,14 +169,14 @@ public enum ReportWriter {
       for kernel in ranked.prefix(kernelRowsShown) {
         rows.append([model, kernel.name, kernel.template, String(kernel.calls), number(Double(kernel.flops) / 1e6, 3),
                      number(Double(kernel.bytes) / 1e3, 1), number(kernel.arithmeticIntensity), number(kernel.seconds * 1e3, 3) + mark(kernel.trustworthy),
-                     number(kernel.gflops, 1), number(kernel.percentOfPeak, 1), kernel.bound])
+                     noiseCell(kernel.noise ?? kernel.spread, floor: kernel.noiseFloor), number(kernel.gflops, 1), number(kernel.percentOfPeak, 1), kernel.bound])
       }
       let rest = ranked.dropFirst(kernelRowsShown)
       if !rest.isEmpty {
         let total = ranked.reduce(0) { $0 + $1.seconds }
         let share = total > 0 ? 100 * rest.reduce(0) { $0 + $1.seconds } / total : 0
         rows.append([model, "… \(rest.count) more (report.json)", "", String(rest.reduce(0) { $0 + $1.calls }), "", "", "",
-                     number(rest.reduce(0) { $0 + $1.seconds } * 1e3, 3) + " (" + number(share, 1) + " %)", "", "", ""])
+                     number(rest.reduce(0) { $0 + $1.seconds } * 1e3, 3) + " (" + number(share, 1) + " %)", "", "", "", ""])
       }
     }
     return rows
@@ -195,10 +199,36 @@ public enum ReportWriter {
       let speedup: String
       if let ratio = row.compiledSpeedup { speedup = number(ratio) + "×" } else { speedup = row.msPerStep == nil ? "–" : "not used (parity)" }
       return [model.name, row.peer, row.version ?? "–", row.error.map { "error: \($0)" } ?? (settings.isEmpty ? "–" : settings), String(row.threads),
-              row.msPerStep.map { number($0, 3) + mark(row.trustworthy) } ?? "–", (row.noise ?? row.spread).map { number(100 * $0, 1) + " %" } ?? "–",
+              row.msPerStep.map { number($0, 3) + mark(row.trustworthy) } ?? "–",
+              row.msPerStep == nil ? "–" : noiseCell(row.noise ?? row.spread ?? 0, floor: row.noiseFloor),
               String(row.samplesMs.count), row.gflops.map { number($0, 1) } ?? "–", row.percentOfPeak.map { number($0, 1) } ?? "–",
               row.compiledMs.map { number($0, 3) } ?? "–", speedup, parity]
     } }
+  }
+
+  /// Marks a noise its class's floor set (`NoiseFloor`), rather than the figure's own rounds.
+  public static let floorMark = "ᶠ"
+
+  /// `12.3 %`, or `14.1 % ᶠ` when the floor is what set it.
+  static func noiseCell(_ noise: Double, floor: Double?) -> String {
+    number(100 * noise, 1) + " %" + (floor.map { $0 > 0 && $0 >= noise ? " " + floorMark : "" } ?? "")
+  }
+
+  static func noiseFloorTable(_ floors: [NoiseFloor], rounds: Int) -> ReportTable {
+    let columns = Array(1...Swift.max(rounds, 1))
+    return ReportTable(
+      title: "Noise floors",
+      header: ["class", "figures pooled", "round medians", "confidence"] + columns.map { "\($0) round\($0 == 1 ? "" : "s")" },
+      rows: floors.map { floor in
+        [floor.figureClass, String(floor.figures), String(floor.residuals), number(100 * floor.confidence, 0) + " %"]
+          + columns.map { number(100 * floor.floor(rounds: $0), 1) + " %" }
+      },
+      caption: ["How far a re-run's median over so many rounds may land from this run's, from every figure of the class together: "
+        + "each figure's round medians about their mean (as logs, leverage-corrected) are pooled, two runs are drawn from the pool "
+        + "(a seeded bootstrap) and the gap between their medians is taken at the confidence shown. A figure's noise is never "
+        + "below its class's floor; \(floorMark) marks a noise the floor set. Per-step figures (models, peers) make the team-size "
+        + "classes, which also cover generation, compile and kernel benchmarks (one visit); kernels at or above "
+        + number(ReportComparison.defaultKernelResolutionMs, 0) + " ms make their own."])
   }
 
   static func order(_ executor: String) -> Int { BenchExecutor(rawValue: executor).flatMap { BenchExecutor.allCases.firstIndex(of: $0) } ?? 99 }
@@ -220,7 +250,8 @@ public enum ReportWriter {
     lines.append("Every figure is the median of its samples, taken in \(rounds) round\(rounds == 1 ? "" : "s") spread over the run "
       + "(each round visits every case and takes its share of the repetitions). Its noise is the larger of the spread within a round "
       + "((max − min) / median of one round's samples, the largest over the rounds) and the drift between rounds ((highest − lowest "
-      + "round median) / median): how far a re-run's figure may land from this one. \(untrustedMark) marks a figure whose noise is above "
+      + "round median) / median), and never below the noise floor of its class (the table at the end, \(floorMark) where it set the "
+      + "noise): how far a re-run's figure may land from this one. \(untrustedMark) marks a figure whose own rounds disagree by more than "
       + String(format: "%.0f %%", 100 * report.spreadThreshold) + ": it is not trustworthy, re-run it on a quiet machine."
       + (rounds == 1 ? " With one round the drift between rounds is not measured: the noise is the jitter of back-to-back samples only." : ""))
     return lines

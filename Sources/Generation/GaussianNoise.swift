@@ -1,22 +1,17 @@
 import Foundation
+import Tracer
 
 /// Seeded standard-normal draws: SplitMix64 for the bits, Box–Muller for the shape. The sequence
 /// depends only on the seed, so one seed gives the same starting noise on every machine.
 public struct GaussianNoise: Sendable {
-  private var state: UInt64
+  private var bits: SplitMix64
   private var spare: Float?
 
   public init(seed: UInt64) {
-    state = seed ^ 0x6B69_6C6E_6E6F_6973  // so that seed 0 does not start from state 0
+    bits = SplitMix64(seed: seed ^ 0x6B69_6C6E_6E6F_6973)  // so that seed 0 does not start from state 0
   }
 
-  private mutating func nextBits() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
+  private mutating func nextBits() -> UInt64 { bits.next() }
 
   /// One N(0, 1) draw.
   public mutating func next() -> Float {

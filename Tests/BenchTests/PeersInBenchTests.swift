@@ -80,7 +80,7 @@ let peersAreInstalled = PeerEnvironment.isAvailable
         #expect(row.samplesMs.count == compiled.samplesMs.count && row.samplesMs.allSatisfy { $0 > 0 })
         // Started again in each round, on the model exported once: the same rounds as compiled's samples.
         #expect(row.sampleRounds == [1, 1, 2] && row.sampleRounds == compiled.sampleRounds)
-        #expect(row.noise == max(row.withinRoundSpread ?? .nan, row.betweenRoundDrift ?? .nan))
+        #expect(row.noise == max(row.withinRoundSpread ?? .nan, row.betweenRoundDrift ?? .nan, row.noiseFloor ?? 0))
         #expect(row.compiledMs == compiled.msPerStep)
         let speedup = try #require(row.compiledSpeedup)
         #expect(abs(speedup - (row.msPerStep ?? 0) / compiled.msPerStep) < 1e-9)

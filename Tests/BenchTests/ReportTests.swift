@@ -37,7 +37,9 @@ enum ReportSchema {
   static let kernel: [String: Kind] = ["model": .string, "name": .string, "template": .string, "flops": .number, "bytes": .number,
                                        "calls": .number, "arithmeticIntensity": .number, "seconds": .number, "gflops": .number,
                                        "percentOfPeak": .number, "bound": .string, "spread": .number, "trustworthy": .bool,
-                                       "noise": .number]
+                                       "noise": .number, "roundMedianSeconds": .array]
+  static let noiseFloor: [String: Kind] = ["figureClass": .string, "threads": .number, "figures": .number, "residuals": .number,
+                                           "confidence": .number, "byRounds": .array]
   static let generation: [String: Kind] = ["available": .bool, "rows": .array]
   static let compileRow: [String: Kind] = ["name": .string, "model": .string, "profile": .string, "kernels": .number,
                                            "translationUnits": .number, "coldSeconds": .object, "warmSeconds": .object]
@@ -47,7 +49,7 @@ enum ReportSchema {
                                                  "repetitions": .number, "method": .array, "targets": .object, "gemm": .array,
                                                  "attention": .array]
   static let figure: [String: Kind] = ["msMedian": .number, "minMs": .number, "maxMs": .number, "spread": .number, "trustworthy": .bool,
-                                       "samplesMs": .array, "gflops": .number, "percentOfPeak": .number]
+                                       "samplesMs": .array, "gflops": .number, "percentOfPeak": .number, "noise": .number]
   static let gemmRow: [String: Kind] = ["m": .number, "n": .number, "k": .number, "batch": .number, "epilogue": .string, "threads": .number,
                                         "flops": .number, "peakGflops": .number, "kiln": .object, "openBLAS": .object,
                                         "openBLASPinned": .bool, "kilnVsOpenBLAS": .number, "meetsPeakTarget": .bool, "meetsOpenBLASTarget": .bool, "parityError": .number]
@@ -101,6 +103,11 @@ enum ReportSchema {
     }
     if let generationObject = root["generation"] as? [String: Any] { problems += check(generationObject, generation, "generation.") }
     if let section = root["kernelBenchmarks"] { problems += kernelBenchmarkViolations(section) }
+    if let floors = root["noiseFloors"] {
+      for (i, item) in ((floors as? [Any]) ?? []).enumerated() {
+        problems += check(item as? [String: Any] ?? [:], noiseFloor, "noiseFloors[\(i)].")
+      }
+    }
     if let rows = root["compile"] {
       for (i, item) in ((rows as? [Any]) ?? []).enumerated() {
         let row = item as? [String: Any] ?? [:]
@@ -214,7 +221,8 @@ enum ReportSchema {
       #expect(row.flops == 4 * 2 * 13 * 7 * 24 && row.graphFlops > row.flops)
     }
     let tables = ReportWriter.kernelBenchmarkTables(report)
-    #expect(tables.map(\.rows.count) == [section.gemm.count, section.attention.count])
+    // Each side's time and noise: Kiln, Kiln + epilogue and OpenBLAS per GEMM row, Kiln and eager-blas per attention row.
+    #expect(tables.map(\.rows.count) == [section.gemm.count, section.attention.count, 3 * section.gemm.count + 2 * section.attention.count])
   }
 
   @Test func aReportWithoutKernelBenchmarksHasNoSuchKey() throws {
@@ -291,7 +299,30 @@ enum ReportSchema {
     }
     report.kernels = []
     report.compile = nil
+    report.kernelBenchmarks = nil
     return report
+  }
+
+  @Test func kernelBenchmarkSidesAreComparedWithTheirNoise() throws {
+    let tiny = try BenchFixtures.tinyReport.get()
+    var old = try Self.report(ms: 10, samples: [1])
+    old.kernelBenchmarks = tiny.kernelBenchmarks
+    var section = try #require(old.kernelBenchmarks)
+    for r in section.gemm.indices { section.gemm[r].kiln.noise = 0.05 }
+    old.kernelBenchmarks = section
+    var slower = section
+    slower.gemm[0].kiln.msMedian *= 1.5
+    var new = old
+    new.kernelBenchmarks = slower
+    let row = section.gemm[0]
+    let subject = "kernel benchmark · gemm \(row.m)×\(row.n)×\(row.k) \(row.epilogue) · \(row.threads)t · kiln"
+    let comparison = ReportComparison(old: old, new: new, threshold: 0.05)
+    #expect(comparison.regressions.map(\.subject) == [subject])
+    #expect(comparison.changes.contains { $0.subject.hasSuffix("· openblas") } && comparison.changes.contains { $0.subject.hasSuffix("· eager-blas") })
+    // Within the noise the old report states for that side: not a regression.
+    slower.gemm[0].kiln.noise = 0.6
+    new.kernelBenchmarks = slower
+    #expect(ReportComparison(old: old, new: new, threshold: 0.05).regressions.isEmpty)
   }
 
   @Test func syntheticRegressionIsFlaggedAndNoiseIsNot() throws {

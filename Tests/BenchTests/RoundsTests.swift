@@ -93,8 +93,10 @@ import Testing
       #expect(result.sampleRounds == [1, 1, 2])
       #expect(result.roundMediansMs?.count == 2 && result.betweenRoundDrift != nil)
       let noise = try #require(result.noise)
-      #expect(noise == max(result.withinRoundSpread ?? .nan, result.betweenRoundDrift ?? .nan))
-      #expect(result.trustworthy == (noise <= report.spreadThreshold))
+      // Its own rounds, raised to its class's floor; trustworthy judges its own rounds alone.
+      let own = max(result.withinRoundSpread ?? .nan, result.betweenRoundDrift ?? .nan)
+      #expect(noise == max(own, result.noiseFloor ?? 0))
+      #expect(result.trustworthy == (own <= report.spreadThreshold))
       if result.executor == "compiled", let memory = result.memory {
         #expect(memory.packedWeightBytes > 0 && memory.arenaBytes > 0 && memory.peakResidentBytes > 0)
         #expect(memory.budgetBytes == MemoryFigures.budget(packedWeightBytes: memory.packedWeightBytes, arenaBytes: memory.arenaBytes))

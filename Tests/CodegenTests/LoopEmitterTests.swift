@@ -35,7 +35,7 @@ struct LoopCase: Sendable {
 
   /// Inputs for the kernel (operand order) and for the graph (by name), drawn from `seed`.
   func draw() -> (kernel: [KernelArgument], graph: [String: HostTensor]) {
-    var rng = KilnTestSupport.SplitMix64(seed: seed)
+    var rng = Tracer.SplitMix64(seed: seed)
     var kernel: [KernelArgument] = []
     var graph: [String: HostTensor] = [:]
     for operand in operands {

@@ -1,25 +1,5 @@
 import Tracer
 
-/// SplitMix64 (Steele, Lea & Flood 2014): a tiny, fast, seedable generator, so a failing test can
-/// be replayed from the seed its message prints.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-  public let seed: UInt64
-  private var state: UInt64
-
-  public init(seed: UInt64) {
-    self.seed = seed
-    self.state = seed
-  }
-
-  public mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
-
 /// Sizes that catch tail handling and layout bugs: one, two, small primes, and one past and short
 /// of powers of two.
 public let awkwardSizes = [1, 2, 3, 5, 7, 11, 13, 15, 17, 31, 33]

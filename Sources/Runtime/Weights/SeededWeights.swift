@@ -116,7 +116,7 @@ public enum SeededWeights {
 /// SplitMix64 (Steele, Lea & Flood 2014) seeded from the run's seed and a param's name, so each
 /// param's values depend on nothing else: adding a param to a model leaves the others unchanged.
 struct SeededGenerator {
-  private var state: UInt64
+  private var bits: SplitMix64
 
   init(seed: UInt64, name: String) {
     // FNV-1a of the name: stable across runs and platforms, unlike Hasher.
@@ -125,16 +125,10 @@ struct SeededGenerator {
       hash ^= UInt64(byte)
       hash &*= 0x0000_0100_0000_01B3
     }
-    state = seed ^ hash
+    bits = SplitMix64(seed: seed ^ hash)
   }
 
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
+  mutating func next() -> UInt64 { bits.next() }
 
   /// Uniform on [-1, 1), from the top 24 bits (exactly representable in f32).
   mutating func nextSignedUnit() -> Float {
