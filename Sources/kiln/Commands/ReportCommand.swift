@@ -28,7 +28,9 @@ struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Compare two report.json files per model, executor and kernel.",
       discussion: "A change counts as a regression or an improvement only beyond --threshold and beyond the noise "
-        + "both reports measured (the larger of their spreads).")
+        + "either report states for the figure (its own rounds, or its class's noise floor, whichever is larger; the "
+        + "spread for a report written before rounds). Compares model cases, peers, kernels, generation totals, compile "
+        + "times and kernel-benchmark sides.")
 
     @Argument(help: "The earlier report.json.")
     var old: String
