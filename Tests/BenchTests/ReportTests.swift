@@ -412,6 +412,10 @@ enum ReportSchema {
     #expect(comparison.regressions.map(\.subject) == ["\(kernel.model) · kernel k_large (\(kernel.template))"])
     #expect(comparison.belowResolution.count == 1 && comparison.text().contains("1 kernel figure under the kernel timing resolution"))
     #expect(ReportComparison(old: old, new: new, threshold: 0.05, kernelResolutionMs: 0).regressions.count == 2)
+    // Under the resolution in the old report only (0.2 → 3 ms from one preemption): still not compared.
+    var jumped = new
+    jumped.kernels[0].seconds = 3e-3
+    #expect(ReportComparison(old: old, new: jumped, threshold: 0.05).belowResolution.count == 1)
   }
 
   @Test func subjectsInOneReportOnlyAreListed() throws {

@@ -47,7 +47,7 @@ struct ReportCommand: ParsableCommand {
     @Flag(help: "List unchanged figures too.")
     var all = false
 
-    @Option(help: "Kernels under this many milliseconds per step in both reports are not compared: one preemption of the machine can multiply them.")
+    @Option(help: "Kernels under this many milliseconds per step in either report are not compared: one preemption of the machine can multiply them.")
     var kernelResolutionMs = ReportComparison.defaultKernelResolutionMs
 
     func validate() throws {
