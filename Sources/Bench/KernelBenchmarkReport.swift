@@ -18,8 +18,8 @@ public struct KernelFigure: Codable, Sendable, Equatable {
   public var noise: Double?
   public var noiseFloor: Double?
 
-  /// The noise a comparison should allow: with the floor when the report has one, else the spread.
-  public var comparisonNoise: Double { noise ?? spread }
+  /// The noise, or the spread for a report written before floors.
+  public var measuredNoise: Double { noise ?? spread }
 
   init?(seconds: [Double], flops: Int, peak: Double, threshold: Double) {
     guard let statistics = SampleStatistics(seconds)?.scaled(by: 1e3) else { return nil }
@@ -128,6 +128,24 @@ public struct KernelBenchmarkSection: Codable, Sendable, Equatable {
   public var attention: [AttentionBenchmarkRow]
 }
 
+extension KernelBenchmarkSection {
+  /// Every timed side of every row, named as the report's time table and `kiln report compare` name it.
+  var sides: [(benchmark: String, threads: Int, side: String, figure: KernelFigure)] {
+    var sides: [(benchmark: String, threads: Int, side: String, figure: KernelFigure)] = []
+    for row in gemm {
+      let shape = "gemm \(row.m)×\(row.n)×\(row.k) \(row.epilogue)"
+      sides.append((shape, row.threads, "Kiln", row.kiln))
+      if let epilogue = row.kilnEpilogue { sides.append((shape, row.threads, "Kiln + epilogue", epilogue)) }
+      sides.append((shape, row.threads, "OpenBLAS", row.openBLAS))
+    }
+    for row in attention {
+      sides.append(("attention " + row.label, row.threads, "Kiln", row.kiln))
+      sides.append(("attention " + row.label, row.threads, "eager-blas", row.eagerBLAS))
+    }
+    return sides
+  }
+}
+
 // MARK: Tables
 
 extension ReportWriter {
@@ -185,23 +203,12 @@ extension ReportWriter {
 
   /// Every side's median time and noise: the figures `kiln report compare` compares.
   static func kernelBenchmarkTimesTable(_ section: KernelBenchmarkSection) -> ReportTable {
-    func line(_ benchmark: String, _ threads: Int, _ side: String, _ figure: KernelFigure) -> [String] {
-      [benchmark, String(threads), side, number(figure.msMedian, 3) + mark(figure.trustworthy), String(figure.samplesMs.count),
-       number(100 * figure.spread, 1) + " %", noiseCell(figure.comparisonNoise, floor: figure.noiseFloor)]
-    }
-    var rows: [[String]] = []
-    for row in section.gemm {
-      let shape = "gemm \(row.m)×\(row.n)×\(row.k) \(row.epilogue)"
-      rows.append(line(shape, row.threads, "Kiln", row.kiln))
-      if let epilogue = row.kilnEpilogue { rows.append(line(shape, row.threads, "Kiln + epilogue", epilogue)) }
-      rows.append(line(shape, row.threads, "OpenBLAS", row.openBLAS))
-    }
-    for row in section.attention {
-      rows.append(line("attention " + row.label, row.threads, "Kiln", row.kiln))
-      rows.append(line("attention " + row.label, row.threads, "eager-blas", row.eagerBLAS))
-    }
-    return ReportTable(title: "Kernel benchmarks: time and noise", header: ["benchmark", "threads", "side", "ms (median)", "runs", "spread", "noise"],
-                       rows: rows)
+    ReportTable(title: "Kernel benchmarks: time and noise", header: ["benchmark", "threads", "side", "ms (median)", "runs", "spread", "noise"],
+                rows: section.sides.map { entry in
+                  [entry.benchmark, String(entry.threads), entry.side, number(entry.figure.msMedian, 3) + mark(entry.figure.trustworthy),
+                   String(entry.figure.samplesMs.count), number(100 * entry.figure.spread, 1) + " %",
+                   noiseCell(entry.figure.measuredNoise, floor: entry.figure.noiseFloor)]
+                })
   }
 
   /// The kernel benchmark tables alone, in Markdown, with how they were measured: what `kiln bench` prints.

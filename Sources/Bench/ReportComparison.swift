@@ -82,18 +82,9 @@ public struct ReportComparison: Sendable {
         figures["\(model.name) · \(peer.peer) · \(peer.threads)t"] = (ms, peer.noise ?? peer.spread ?? 0, false)
       }
     }
-    if let section = report.kernelBenchmarks {
-      for row in section.gemm {
-        let shape = "kernel benchmark · gemm \(row.m)×\(row.n)×\(row.k) \(row.epilogue) · \(row.threads)t"
-        figures[shape + " · kiln"] = (row.kiln.msMedian, row.kiln.comparisonNoise, false)
-        if let epilogue = row.kilnEpilogue { figures[shape + " · kiln with epilogue"] = (epilogue.msMedian, epilogue.comparisonNoise, false) }
-        figures[shape + " · openblas"] = (row.openBLAS.msMedian, row.openBLAS.comparisonNoise, false)
-      }
-      for row in section.attention {
-        let shape = "kernel benchmark · attention \(row.label) · \(row.threads)t"
-        figures[shape + " · kiln"] = (row.kiln.msMedian, row.kiln.comparisonNoise, false)
-        figures[shape + " · eager-blas"] = (row.eagerBLAS.msMedian, row.eagerBLAS.comparisonNoise, false)
-      }
+    for entry in report.kernelBenchmarks?.sides ?? [] {
+      let subject = "kernel benchmark · \(entry.benchmark) · \(entry.threads)t · \(entry.side)"
+      figures[subject] = (entry.figure.msMedian, entry.figure.measuredNoise, false)
     }
     for kernel in report.kernels {
       figures["\(kernel.model) · kernel \(kernel.name) (\(kernel.template))"] = (kernel.seconds * 1e3, kernel.noise ?? kernel.spread, true)

@@ -315,10 +315,10 @@ enum ReportSchema {
     var new = old
     new.kernelBenchmarks = slower
     let row = section.gemm[0]
-    let subject = "kernel benchmark · gemm \(row.m)×\(row.n)×\(row.k) \(row.epilogue) · \(row.threads)t · kiln"
+    let subject = "kernel benchmark · gemm \(row.m)×\(row.n)×\(row.k) \(row.epilogue) · \(row.threads)t · Kiln"
     let comparison = ReportComparison(old: old, new: new, threshold: 0.05)
     #expect(comparison.regressions.map(\.subject) == [subject])
-    #expect(comparison.changes.contains { $0.subject.hasSuffix("· openblas") } && comparison.changes.contains { $0.subject.hasSuffix("· eager-blas") })
+    #expect(comparison.changes.contains { $0.subject.hasSuffix("· OpenBLAS") } && comparison.changes.contains { $0.subject.hasSuffix("· eager-blas") })
     // Within the noise the old report states for that side: not a regression.
     slower.gemm[0].kiln.noise = 0.6
     new.kernelBenchmarks = slower
